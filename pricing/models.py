@@ -1,0 +1,146 @@
+"""The Offers side: offers, their history, sync runs, the shared access token and leases.
+
+All times are stored in UTC. Prices are integers: whole units of settings.PRICE_CURRENCY.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+from products.models import Product
+
+
+class OfferQuerySet(models.QuerySet):
+    def current(self) -> "OfferQuerySet":
+        """The offers in the product's latest successful answer from the service."""
+        return self.filter(is_current=True)
+
+
+class Offer(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="offers")
+    # The service's id. The same id under another product is another offer.
+    offer_id = models.UUIDField()
+    price = models.PositiveBigIntegerField()
+    items_in_stock = models.PositiveIntegerField()
+    is_current = models.BooleanField(
+        default=True, help_text="In the latest successful answer; otherwise sold out."
+    )
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    objects = OfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["price", "offer_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "offer_id"], name="pricing_offer_unique_id"),
+        ]
+        indexes = [models.Index(fields=["product", "is_current", "price"])]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id} ({self.price} × {self.items_in_stock})"
+
+
+class OfferObservation(models.Model):
+    """An offer's price and stock, written when either changed (and when first seen)."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="observations")
+    # Denormalised from the offer so that history reads by (product, time) use one index.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    observed_at = models.DateTimeField()
+    price = models.PositiveBigIntegerField()
+    items_in_stock = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["observed_at", "id"]
+        indexes = [
+            models.Index(fields=["product", "observed_at"]),
+            models.Index(fields=["offer", "observed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.price} × {self.items_in_stock} at {self.observed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ProductSnapshot(models.Model):
+    """The product's statistics at one successful sync. Undefined figures are NULL, never 0."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="snapshots")
+    taken_at = models.DateTimeField()
+    offer_count = models.PositiveIntegerField()
+    total_stock = models.PositiveBigIntegerField()
+    min_price = models.PositiveBigIntegerField(null=True)
+    max_price = models.PositiveBigIntegerField(null=True)
+    mean_price = models.FloatField(null=True)
+    median_price = models.FloatField(null=True)
+    weighted_mean_price = models.FloatField(
+        null=True, help_text="Σ price·stock / Σ stock; undefined when the total stock is 0."
+    )
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        get_latest_by = "taken_at"
+        indexes = [models.Index(fields=["product", "taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SyncRun(models.Model):
+    """One periodic run: which products it enqueued and how their syncs went."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    products_total = models.PositiveIntegerField(default=0)
+    products_synced = models.PositiveIntegerField(default=0)
+    products_failed = models.PositiveIntegerField(default=0)
+    # {"<product id>": "<message>"} for the products whose sync failed in this run.
+    errors = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+        indexes = [models.Index(fields=["-started_at"])]
+
+    def __str__(self) -> str:
+        return f"Sync run {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.finished_at is not None
+
+
+class OffersAccessToken(models.Model):
+    """The one Offers access token every process (web, worker, shell) shares.
+
+    A single row (pk=1). The service refuses a new token while another is valid, so a process
+    that lost its token would be locked out: the token is kept here, with its expiry counted from
+    when the 201 arrived, and used until it expires or a call answers 401.
+    """
+
+    SINGLETON_PK = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK)
+    token = models.TextField(blank=True)
+    obtained_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="pricing_token_singleton")]
+
+    def __str__(self) -> str:
+        return f"Offers access token (expires {self.expires_at})"
+
+
+class Lease(models.Model):
+    """A named, expiring claim: who may refresh the token, run the sync, sync one product.
+
+    Claimed with a conditional UPDATE (works on SQLite, where select_for_update does nothing),
+    and it expires, so a killed worker cannot hold it forever.
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or '—'} until {self.expires_at}"

@@ -1,0 +1,96 @@
+"""The catalogue: a user's products.
+
+Registration, sync and moderation state live on the product row (DESIGN §3) so that list pages
+read one table; only pricing writes the registration and sync fields.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
+
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 2000
+
+
+class ProductQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "ProductQuerySet":
+        return self.filter(owner=user)
+
+    def active(self) -> "ProductQuerySet":
+        """Not suspended by staff: the sync skips the rest."""
+        return self.filter(is_suspended=False)
+
+    def registered(self) -> "ProductQuerySet":
+        return self.filter(registration_state=Product.RegistrationState.REGISTERED)
+
+    def pending(self) -> "ProductQuerySet":
+        return self.filter(registration_state=Product.RegistrationState.PENDING)
+
+    def search(self, query: str) -> "ProductQuerySet":
+        query = query.strip()
+        if not query:
+            return self
+        return self.filter(Q(name__icontains=query) | Q(description__icontains=query))
+
+
+class Product(models.Model):
+    class RegistrationState(models.TextChoices):
+        PENDING = "pending", "Registering"
+        REGISTERED = "registered", "Registered"
+        FAILED = "failed", "Registration failed"
+
+    # Generated here: it is also the id the Offers service knows the product by.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="products"
+    )
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    registration_state = models.CharField(
+        max_length=16, choices=RegistrationState, default=RegistrationState.PENDING
+    )
+    registration_error = models.TextField(blank=True)
+    registration_attempts = models.PositiveIntegerField(default=0)
+    registered_at = models.DateTimeField(null=True, blank=True)
+
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last successful sync."
+    )
+    last_sync_error = models.TextField(blank=True)
+    last_sync_error_at = models.DateTimeField(null=True, blank=True)
+    sync_failures = models.PositiveIntegerField(
+        default=0, help_text="Consecutive failed syncs; 0 after a success."
+    )
+
+    is_suspended = models.BooleanField(default=False)
+    suspension_reason = models.TextField(blank=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["registration_state", "is_suspended"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="products_product_name_not_empty"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX_LENGTH),
+                name="products_product_description_bounded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_registered(self) -> bool:
+        return self.registration_state == self.RegistrationState.REGISTERED
