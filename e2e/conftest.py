@@ -1,0 +1,65 @@
+"""Browser tests: pytest-playwright driving Debian's Chromium against the live test server."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+# Playwright runs an event loop in the test thread; Django's ORM refuses to run there unless told
+# that it is safe (the tests are synchronous; the loop only drives the browser).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Chromium writes to ~/.config and ~/.cache; keep that out of the user's home.
+_browser_home = tempfile.mkdtemp(prefix="e2e-chromium-")
+os.environ.setdefault("XDG_CONFIG_HOME", _browser_home)
+os.environ.setdefault("XDG_CACHE_HOME", _browser_home)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if Path(item.fspath).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not CHROMIUM.exists():
+        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)."
+        if os.environ.get("E2E_REQUIRED"):
+            pytest.fail(message + " E2E_REQUIRED is set, so browser tests may not skip.")
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    """Where screenshots go (git-ignored; CI keeps them)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def page_errors(page):
+    """JavaScript errors on the page; a test asserts the list is empty at its end."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    return errors

@@ -1,0 +1,37 @@
+"""A newcomer's first minutes: sign up, log out, log back in, change the name."""
+
+import re
+
+from playwright.sync_api import expect
+
+
+def test_sign_up_log_out_log_in_in_another_case_and_change_the_name(
+    live_server, page, page_errors, artifacts_dir
+):
+    page.goto(live_server.url)
+    page.get_by_role("link", name="Sign up free").click()
+
+    page.get_by_label("Email:").fill("Newcomer@Example.com")
+    page.get_by_label("Password:", exact=True).fill("a-long-passphrase-1")
+    page.get_by_label("Password (again):").fill("a-long-passphrase-1")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("link", name="newcomer@example.com")).to_be_visible()
+
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_role("button", name="Log out").click()
+    expect(nav.get_by_role("link", name="Log in")).to_be_visible()
+
+    nav.get_by_role("link", name="Log in").click()
+    page.get_by_placeholder("Email address").fill("NEWCOMER@example.COM")
+    page.get_by_placeholder("Password").fill("a-long-passphrase-1")
+    page.get_by_role("button", name="Sign In").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+
+    nav.get_by_role("link", name="newcomer@example.com").click()
+    page.get_by_label("Full name").fill("Nora Newcomer")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Your profile is saved.")).to_be_visible()
+    expect(nav.get_by_role("link", name="Nora")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "profile.png", full_page=True)
+    assert page_errors == []
