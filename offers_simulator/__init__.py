@@ -1,0 +1,9 @@
+"""A local, faithful implementation of the external Offers service (standard library only).
+
+Run it with ``python -m offers_simulator`` (see ``--help``). It speaks the contract in
+``offers_simulator/openapi.json``: ``/api/v1/auth``, ``/api/v1/products/register`` and
+``/api/v1/products/{id}/offers``, plus a small ``/_control/`` endpoint that tests use to inject
+faults. ``offers_simulator.testing`` starts it as a subprocess for tests.
+
+This package must not import anything from the Django project.
+"""

@@ -1,0 +1,190 @@
+"""Command line of the Offers simulator: ``python -m offers_simulator --help``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from offers_simulator.config import Settings, cli_type
+from offers_simulator.server import SimulatorServer
+from offers_simulator.simulator import Simulator
+from offers_simulator.statefile import StateFile, StateFileError
+
+DEV_REFRESH_TOKEN = "dev-refresh-token"
+
+DESCRIPTION = """\
+A local, faithful implementation of the Offers service (see offers_simulator/openapi.json):
+
+  POST /api/v1/auth                        header "Bearer: <refresh token>" -> 201 access token
+  POST /api/v1/products/register           header "Bearer: <access token>", JSON id/name/description
+  GET  /api/v1/products/{id}/offers        header "Bearer: <access token>" -> offers
+
+Offers are deterministic for a --seed: each product's offers evolve tick by tick (prices walk,
+stock sells down, sold-out offers vanish, new ones appear), computed lazily on request.
+"""
+
+EPILOG = """\
+control endpoint (for tests; not part of the service, never subject to faults):
+  GET  /_control/state                  the current settings and the number of registrations
+  POST /_control/faults                 JSON with any of latency_ms, error_rate, error_statuses,
+                                        hang_rate, hang_seconds, malformed_rate, token_ttl, tick
+  POST /_control/forget-registrations   forget every product (offers then answer 404)
+  POST /_control/expire-tokens          expire every access token now (calls then answer 401)
+  POST /_control/reset                  start-up settings, no access tokens, zero counters
+  GET  /_control/stats                  answers per endpoint and status, injected faults
+
+On start it prints "offers-simulator listening on http://HOST:PORT" (the real port).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(
+        prog="python -m offers_simulator",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    server = parser.add_argument_group("server")
+    server.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    server.add_argument(
+        "--port", type=int, default=8001, help="port to bind; 0 picks a free one (default: 8001)"
+    )
+    server.add_argument(
+        "--log", action="store_true", help="log every request to stderr (off: it costs speed)"
+    )
+
+    service = parser.add_argument_group("service")
+    service.add_argument(
+        "--refresh-token",
+        action="append",
+        dest="refresh_tokens",
+        metavar="TOKEN",
+        help=f"an accepted refresh token; repeat for several (default: {DEV_REFRESH_TOKEN!r}, "
+        "printed at start)",
+    )
+    service.add_argument(
+        "--token-ttl",
+        type=cli_type("token_ttl"),
+        default=defaults.token_ttl,
+        metavar="SECONDS",
+        help="lifetime of an access token (default: %(default)s)",
+    )
+    service.add_argument(
+        "--tick",
+        type=cli_type("tick"),
+        default=defaults.tick,
+        metavar="SECONDS",
+        help="how often offers change; fractions allowed (default: %(default)s)",
+    )
+    service.add_argument(
+        "--seed", type=int, default=0, help="seed of the offers world (default: %(default)s)"
+    )
+    service.add_argument(
+        "--state",
+        metavar="FILE",
+        help="JSON file keeping registrations across restarts (default: none, memory only)",
+    )
+
+    faults = parser.add_argument_group("faults (all off by default; they apply to /api/v1 only)")
+    faults.add_argument(
+        "--latency-ms",
+        type=cli_type("latency_ms"),
+        default=defaults.latency_ms,
+        metavar="MS",
+        help="delay added to every API request",
+    )
+    faults.add_argument(
+        "--error-rate",
+        type=cli_type("error_rate"),
+        default=defaults.error_rate,
+        metavar="RATE",
+        help="share (0..1) of API requests answered with a 5xx, before being processed",
+    )
+    faults.add_argument(
+        "--error-statuses",
+        type=cli_type("error_statuses"),
+        default=defaults.error_statuses,
+        metavar="CODES",
+        help="comma list of the 5xx codes those errors use (default: 500,502,503)",
+    )
+    faults.add_argument(
+        "--hang-rate",
+        type=cli_type("hang_rate"),
+        default=defaults.hang_rate,
+        metavar="RATE",
+        help="share (0..1) of API requests that sleep --hang-seconds before answering",
+    )
+    faults.add_argument(
+        "--hang-seconds",
+        type=cli_type("hang_seconds"),
+        default=defaults.hang_seconds,
+        metavar="SECONDS",
+        help="how long a hanging request sleeps, past any client timeout (default: %(default)s)",
+    )
+    faults.add_argument(
+        "--malformed-rate",
+        type=cli_type("malformed_rate"),
+        default=defaults.malformed_rate,
+        metavar="RATE",
+        help="share (0..1) of successful answers whose body is replaced by malformed JSON, "
+        "HTML, an empty body or a wrongly shaped object",
+    )
+    faults.add_argument(
+        "--fault-seed",
+        type=int,
+        default=None,
+        metavar="INT",
+        help="seed of the fault randomness (default: --seed)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        error_statuses=args.error_statuses,
+        hang_rate=args.hang_rate,
+        hang_seconds=args.hang_seconds,
+        malformed_rate=args.malformed_rate,
+        token_ttl=args.token_ttl,
+        tick=args.tick,
+    )
+    try:
+        simulator = Simulator(
+            refresh_tokens=args.refresh_tokens or [DEV_REFRESH_TOKEN],
+            settings=settings,
+            seed=args.seed,
+            fault_seed=args.fault_seed,
+            state_file=StateFile(args.state) if args.state else None,
+        )
+        server = SimulatorServer((args.host, args.port), simulator, log_requests=args.log)
+    except (StateFileError, OSError) as error:
+        print(f"offers-simulator: {error}", file=sys.stderr)
+        return 1
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"offers-simulator listening on {server.url}", flush=True)
+    if not args.refresh_tokens:
+        print(f"offers-simulator development refresh token: {DEV_REFRESH_TOKEN}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
