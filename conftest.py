@@ -1,6 +1,15 @@
-"""Fixtures shared by every test: users, and the Offers simulator over real HTTP."""
+"""Fixtures shared by every test: users, the Offers simulator over real HTTP, child processes
+(a second client, a real Huey consumer) on the test database, and the task queue."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parent
 
 
 @pytest.fixture
@@ -83,3 +92,78 @@ def subprocess_env(transactional_db, settings):
         return {**env, **overrides}
 
     return make_env
+
+
+# --- Huey ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _empty_task_queue():
+    """Tests have their own queue (settings: TESTING); empty it after each test so tasks one
+    test enqueued never reach another's consumer."""
+    yield
+    from huey.contrib.djhuey import HUEY
+
+    if not HUEY.immediate:
+        HUEY.flush()
+
+
+@pytest.fixture
+def huey_immediate():
+    """Run tasks inline, as they are enqueued (tasks scheduled for later are kept in memory)."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield HUEY
+    HUEY.immediate = False
+
+
+@pytest.fixture
+def huey_consumer(subprocess_env, tmp_path):
+    """Start real `manage.py run_huey` consumers on the test database and queue.
+
+    `start(**env)` returns the process; its output goes to a log file whose text is attached to
+    the failure report. Consumers are stopped with SIGINT (graceful) at the end of the test.
+    """
+    started: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen:
+        log = tmp_path / f"huey-{len(started)}.log"
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_huey", "--workers", "2", *args],
+            cwd=ROOT,
+            env=subprocess_env(**env),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, log))
+        return process
+
+    start.logs = lambda: "\n".join(log.read_text() for _, log in started)
+    yield start
+    for process, _ in started:
+        process.send_signal(signal.SIGINT)
+    for process, _ in started:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until(condition, *, timeout: float, interval: float = 0.2, message: str = ""):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout} s waiting: {message or condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait_until():
+    """`wait_until(condition, timeout=...)`: poll until `condition()` is truthy (and return it),
+    or fail the test after `timeout` seconds."""
+    return _wait_until

@@ -1,5 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class PricingConfig(AppConfig):
     name = "pricing"
+    verbose_name = "Pricing"
+
+    def ready(self):
+        from pricing.receivers import register_new_product
+        from products.models import Product
+
+        post_save.connect(
+            register_new_product, sender=Product, dispatch_uid="pricing.register_new_product"
+        )

@@ -93,8 +93,13 @@ class SyncRun(models.Model):
     products_total = models.PositiveIntegerField(default=0)
     products_synced = models.PositiveIntegerField(default=0)
     products_failed = models.PositiveIntegerField(default=0)
+    products_skipped = models.PositiveIntegerField(
+        default=0, help_text="Already being synced (Sync now) when the run reached them."
+    )
     # {"<product id>": "<message>"} for the products whose sync failed in this run.
     errors = models.JSONField(default=dict, blank=True)
+    # The run holds the "offers-sync-run" lease until its last product is done.
+    lease_holder = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]

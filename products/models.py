@@ -7,6 +7,7 @@ read one table; only pricing writes the registration and sync fields.
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -49,7 +50,12 @@ class Product(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="products"
     )
     name = models.CharField(max_length=NAME_MAX_LENGTH)
-    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True)
+    description = models.TextField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        blank=True,
+        # TextField's max_length reaches forms only; the validator makes full_clean check it.
+        validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,6 +64,9 @@ class Product(models.Model):
     )
     registration_error = models.TextField(blank=True)
     registration_attempts = models.PositiveIntegerField(default=0)
+    registration_next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a failed registration is tried again (backoff)."
+    )
     registered_at = models.DateTimeField(null=True, blank=True)
 
     last_synced_at = models.DateTimeField(

@@ -1,0 +1,372 @@
+"""Writes of the Offers side: registration, the sync of a product's offers, and sync runs.
+
+Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; each product's
+writes are one transaction; a failed or malformed fetch changes nothing but the product's error
+fields; leases (pricing.leases) keep one product from being synced twice at once and runs from
+overlapping, and they expire, so a killed worker cannot stop syncing for good.
+"""
+
+import enum
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from pricing.leases import lease, lease_claim, lease_release
+from pricing.models import Offer, OfferObservation, ProductSnapshot, SyncRun
+from pricing.offers_client import (
+    OfferData,
+    OffersError,
+    OffersRejected,
+    ProductNotRegistered,
+    get_offers_client,
+)
+from pricing.statistics import offer_statistics
+from products.models import Product
+
+logger = logging.getLogger(__name__)
+
+REGISTRATION_MAX_ATTEMPTS = 8
+REGISTRATION_BACKOFF_BASE = 5.0  # seconds; doubles with each failed attempt
+REGISTRATION_BACKOFF_MAX = 600.0
+SYNC_RUN_LEASE = "offers-sync-run"
+
+Registration = Product.RegistrationState
+
+
+def _call_budget() -> float:
+    """Seconds one client call can take at worst: every try timing out, plus the backoff."""
+    tries = settings.OFFERS_RETRIES + 1
+    per_try = settings.OFFERS_CONNECT_TIMEOUT + settings.OFFERS_READ_TIMEOUT
+    backoff = settings.OFFERS_RETRY_BACKOFF * (2**tries)
+    return tries * per_try + backoff
+
+
+def _product_lease_seconds() -> float:
+    # A sync may re-register (404), refresh the token (401) and fetch again: a few calls.
+    return 3 * _call_budget() + 10
+
+
+def registration_backoff(attempts: int) -> float:
+    """Seconds to wait before registration attempt number `attempts + 1`."""
+    return min(REGISTRATION_BACKOFF_BASE * 2 ** max(attempts - 1, 0), REGISTRATION_BACKOFF_MAX)
+
+
+# --- Registration --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationOutcome:
+    registered: bool
+    retry_in: float | None = None  # seconds, when a later attempt should be made
+    error: str = ""
+
+
+def product_register(*, product_id: uuid.UUID | str) -> RegistrationOutcome:
+    """Register the product with the Offers service (DESIGN §3).
+
+    201 and 409 mean registered. A 422 marks it `failed` with the service's message; any other
+    failure counts an attempt, records the message and asks for a retry after a backoff, until
+    REGISTRATION_MAX_ATTEMPTS make it `failed`. Suspended and already-registered products are
+    left alone. Never raises OffersError.
+    """
+    with lease(f"offers-register:{product_id}", seconds=_call_budget() + 10) as won:
+        if not won:
+            return RegistrationOutcome(registered=False, error="already being registered")
+        product = Product.objects.filter(pk=product_id).first()
+        if product is None or product.is_suspended:
+            return RegistrationOutcome(registered=False, error="no such active product")
+        if product.is_registered:
+            return RegistrationOutcome(registered=True)
+        try:
+            get_offers_client().register_product(
+                product_id=product.pk, name=product.name, description=product.description
+            )
+        except OffersError as error:
+            return _registration_failed(product, error)
+        Product.objects.filter(pk=product.pk).update(
+            registration_state=Registration.REGISTERED,
+            registration_error="",
+            registration_attempts=F("registration_attempts") + 1,
+            registration_next_attempt_at=None,
+            registered_at=timezone.now(),
+        )
+        logger.info("Registered product %s with the Offers service", product.pk)
+        return RegistrationOutcome(registered=True)
+
+
+def _registration_failed(product: Product, error: OffersError) -> RegistrationOutcome:
+    attempts = product.registration_attempts + 1
+    message = str(error)
+    if isinstance(error, OffersRejected) or attempts >= REGISTRATION_MAX_ATTEMPTS:
+        state, retry_in, next_at = Registration.FAILED, None, None
+        logger.warning("Registration of product %s failed for good: %s", product.pk, message)
+    else:
+        state, retry_in = Registration.PENDING, registration_backoff(attempts)
+        next_at = timezone.now() + timedelta(seconds=retry_in)
+        logger.info(
+            "Registration of product %s failed (%s); retry in %.0f s", product.pk, message, retry_in
+        )
+    Product.objects.filter(pk=product.pk).update(
+        registration_state=state,
+        registration_error=message,
+        registration_attempts=attempts,
+        registration_next_attempt_at=next_at,
+    )
+    return RegistrationOutcome(registered=False, retry_in=retry_in, error=message)
+
+
+def product_register_again(*, product: Product) -> Product:
+    """ "Register again" after a failure: back to `pending` with a fresh count of attempts."""
+    Product.objects.filter(pk=product.pk).exclude(
+        registration_state=Registration.REGISTERED
+    ).update(
+        registration_state=Registration.PENDING,
+        registration_error="",
+        registration_attempts=0,
+        registration_next_attempt_at=None,
+    )
+    product.refresh_from_db()
+    return product
+
+
+def products_due_for_registration() -> list[uuid.UUID]:
+    """Pending, active products whose backoff has passed: what the periodic job retries."""
+    now = timezone.now()
+    return list(
+        Product.objects.active()
+        .pending()
+        .filter(
+            Q(registration_next_attempt_at__isnull=True) | Q(registration_next_attempt_at__lte=now)
+        )
+        .values_list("pk", flat=True)
+    )
+
+
+# --- Sync of one product -------------------------------------------------------------------------
+
+
+class SyncStatus(enum.StrEnum):
+    SYNCED = "synced"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # suspended, not registered, or already being synced
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    status: SyncStatus
+    error: str = ""
+    offers: int = 0
+    observations: int = 0
+
+
+def offers_sync(*, product_id: uuid.UUID | str, run_id: int | None = None) -> SyncOutcome:
+    """Fetch the product's offers and store them (DESIGN §3).
+
+    The HTTP call comes first; then one transaction upserts offers by the service's id, marks
+    offers missing from the answer as no longer current (their rows and history stay), writes an
+    observation for each new or changed offer and one snapshot. A failure changes nothing but
+    the product's sync error fields. A 404 sends the product back to `pending`, registers it
+    again and fetches once more. Records the outcome in the run `run_id` when given.
+    """
+    with lease(f"offers-sync:{product_id}", seconds=_product_lease_seconds()) as won:
+        if won:
+            outcome = _sync_leased(product_id)
+        else:
+            outcome = SyncOutcome(SyncStatus.SKIPPED, error="already being synced")
+    if run_id is not None:
+        sync_run_record(run_id=run_id, product_id=product_id, outcome=outcome)
+    return outcome
+
+
+def _sync_leased(product_id: uuid.UUID | str) -> SyncOutcome:
+    product = Product.objects.filter(pk=product_id).first()
+    if product is None or product.is_suspended or not product.is_registered:
+        return SyncOutcome(SyncStatus.SKIPPED, error="not an active registered product")
+    client = get_offers_client()
+    try:
+        try:
+            offers = client.get_offers(product_id=product.pk)
+        except ProductNotRegistered:
+            # The service lost the registration (it can): register again, then fetch again.
+            logger.warning("Offers service forgot product %s; registering it again", product.pk)
+            Product.objects.filter(pk=product.pk).update(
+                registration_state=Registration.PENDING, registered_at=None
+            )
+            registration = product_register(product_id=product.pk)
+            if not registration.registered:
+                return _sync_failed(product, f"Registering again failed: {registration.error}")
+            offers = client.get_offers(product_id=product.pk)
+    except OffersError as error:
+        return _sync_failed(product, str(error))
+    observations = offers_store(product=product, offers=offers, at=timezone.now())
+    return SyncOutcome(SyncStatus.SYNCED, offers=len(offers), observations=observations)
+
+
+def _sync_failed(product: Product, message: str) -> SyncOutcome:
+    logger.warning("Sync of product %s failed: %s", product.pk, message)
+    Product.objects.filter(pk=product.pk).update(
+        last_sync_error=message,
+        last_sync_error_at=timezone.now(),
+        sync_failures=F("sync_failures") + 1,
+    )
+    return SyncOutcome(SyncStatus.FAILED, error=message)
+
+
+def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime) -> int:
+    """Make `offers` (a whole, validated answer) the product's current offers, in one
+    transaction and a constant number of queries. Returns the number of observations written."""
+    answered = {offer.id: offer for offer in offers}
+    with transaction.atomic():
+        # Only the rows this answer can touch: the current ones and any returning ids.
+        known = {
+            offer.offer_id: offer
+            for offer in Offer.objects.filter(product=product).filter(
+                Q(is_current=True) | Q(offer_id__in=list(answered))
+            )
+        }
+        new, changed, seen_unchanged, observations = [], [], [], []
+        for offer_id, data in answered.items():
+            row = known.get(offer_id)
+            if row is None:
+                row = Offer(
+                    product=product,
+                    offer_id=offer_id,
+                    price=data.price,
+                    items_in_stock=data.items_in_stock,
+                    is_current=True,
+                    first_seen_at=at,
+                    last_seen_at=at,
+                )
+                new.append(row)
+            elif (row.price, row.items_in_stock) != (data.price, data.items_in_stock):
+                row.price, row.items_in_stock = data.price, data.items_in_stock
+                row.is_current, row.last_seen_at = True, at
+                changed.append(row)
+            elif not row.is_current:
+                row.is_current, row.last_seen_at = True, at
+                changed.append(row)  # back in the list: current again, same price and stock
+                continue
+            else:
+                seen_unchanged.append(row.pk)
+                continue
+            observations.append(
+                OfferObservation(
+                    offer=row,
+                    product=product,
+                    observed_at=at,
+                    price=data.price,
+                    items_in_stock=data.items_in_stock,
+                )
+            )
+        Offer.objects.bulk_create(new)
+        Offer.objects.bulk_update(
+            changed, ["price", "items_in_stock", "is_current", "last_seen_at"]
+        )
+        if seen_unchanged:
+            Offer.objects.filter(pk__in=seen_unchanged).update(last_seen_at=at)
+        vanished = [
+            row.pk for offer_id, row in known.items() if row.is_current and offer_id not in answered
+        ]
+        if vanished:
+            # Sold out: out of the current list; the row and its history stay.
+            Offer.objects.filter(pk__in=vanished).update(is_current=False)
+        OfferObservation.objects.bulk_create(observations)
+        stats = offer_statistics((o.price, o.items_in_stock) for o in offers)
+        ProductSnapshot.objects.create(
+            product=product,
+            taken_at=at,
+            offer_count=stats.offer_count,
+            total_stock=stats.total_stock,
+            min_price=stats.min_price,
+            max_price=stats.max_price,
+            mean_price=stats.mean_price,
+            median_price=stats.median_price,
+            weighted_mean_price=stats.weighted_mean_price,
+        )
+        Product.objects.filter(pk=product.pk).update(
+            last_synced_at=at, last_sync_error="", last_sync_error_at=None, sync_failures=0
+        )
+    return len(observations)
+
+
+# --- Sync runs -----------------------------------------------------------------------------------
+
+
+def sync_run_lease_seconds() -> float:
+    """How long a run may hold the run lease: several intervals, then a dead run is forgotten."""
+    return max(5 * settings.OFFERS_SYNC_INTERVAL, 2 * _product_lease_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRunPlan:
+    run: SyncRun
+    product_ids: list[uuid.UUID]
+
+
+def sync_run_start(*, product_ids: Sequence[uuid.UUID] | None = None) -> SyncRunPlan | None:
+    """Open a run over the active registered products (or `product_ids` among them).
+
+    Returns None when another run still holds the run lease (runs never overlap). The run holds
+    the lease until its last product is recorded (sync_run_record), or until it expires.
+    """
+    holder = lease_claim(name=SYNC_RUN_LEASE, seconds=sync_run_lease_seconds())
+    if holder is None:
+        return None
+    products = Product.objects.active().registered()
+    if product_ids is not None:
+        products = products.filter(pk__in=product_ids)
+    ids = list(products.order_by("pk").values_list("pk", flat=True))
+    run = SyncRun.objects.create(
+        started_at=timezone.now(), products_total=len(ids), lease_holder=holder
+    )
+    if not ids:
+        _sync_run_finish(run.pk)
+    return SyncRunPlan(run=run, product_ids=ids)
+
+
+def sync_run_record(*, run_id: int, product_id: uuid.UUID | str, outcome: SyncOutcome) -> None:
+    """Count one product's outcome into its run; the last one finishes the run."""
+    counter = {
+        SyncStatus.SYNCED: "products_synced",
+        SyncStatus.FAILED: "products_failed",
+        SyncStatus.SKIPPED: "products_skipped",
+    }[outcome.status]
+    with transaction.atomic():
+        # Row lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers anyway.
+        run = SyncRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return
+        setattr(run, counter, getattr(run, counter) + 1)
+        fields = [counter]
+        if outcome.status == SyncStatus.FAILED:
+            run.errors = {**run.errors, str(product_id): outcome.error}
+            fields.append("errors")
+        run.save(update_fields=fields)
+        done = run.products_synced + run.products_failed + run.products_skipped
+    if done >= run.products_total:
+        _sync_run_finish(run_id)
+
+
+def _sync_run_finish(run_id: int) -> None:
+    run = SyncRun.objects.get(pk=run_id)
+    if SyncRun.objects.filter(pk=run_id, finished_at__isnull=True).update(
+        finished_at=timezone.now()
+    ):
+        lease_release(name=SYNC_RUN_LEASE, holder=run.lease_holder)
+
+
+def sync_run_due(*, interval: float) -> bool:
+    """For intervals of a minute or more: has `interval` passed since the last run started?
+
+    A few seconds of slack, so that a run due at 120 s is not pushed to the next minute because
+    the scheduler fired a moment early.
+    """
+    last = SyncRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
+    return last is None or (timezone.now() - last).total_seconds() >= interval - 5

@@ -1,0 +1,63 @@
+"""Huey tasks: thin wrappers that load ids and call the services (pricing.services).
+
+Exactly one consumer runs the periodic task (the scheduler); others start with --no-periodic.
+"""
+
+import logging
+import math
+
+from django.conf import settings
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from pricing import services
+
+logger = logging.getLogger(__name__)
+
+
+@db_task()
+def register_product_task(product_id: str) -> None:
+    """Register; on success sync at once (first offers within seconds), else retry later."""
+    outcome = services.product_register(product_id=product_id)
+    if outcome.registered:
+        sync_product_task(product_id)
+    elif outcome.retry_in is not None:
+        register_product_task.schedule(args=(product_id,), delay=outcome.retry_in)
+
+
+@db_task()
+def sync_product_task(product_id: str, run_id: int | None = None) -> None:
+    services.offers_sync(product_id=product_id, run_id=run_id)
+
+
+@db_task()
+def sync_run_task() -> None:
+    """One run: a sync task per active registered product, and the due registrations.
+
+    One task per product, so more consumers sync more products in parallel and one product's
+    failure stays its own.
+    """
+    plan = services.sync_run_start()
+    if plan is None:
+        logger.info("Previous sync run still in progress; skipping this one")
+    else:
+        for product_id in plan.product_ids:
+            sync_product_task(str(product_id), plan.run.pk)
+    # Products registered now are synced by their registration task, not by this run.
+    for product_id in services.products_due_for_registration():
+        register_product_task(str(product_id))
+
+
+@db_periodic_task(crontab(minute="*"))
+def schedule_sync_runs() -> None:
+    """Every minute (crontab's resolution): start the runs of the coming minute.
+
+    An interval under a minute is served by scheduling sub-runs within it; longer intervals
+    start a run on the minutes when one is due. The run lease keeps runs from overlapping.
+    """
+    interval = settings.OFFERS_SYNC_INTERVAL
+    if interval < 60:
+        for index in range(math.ceil(60 / interval)):
+            sync_run_task.schedule(delay=index * interval)
+    elif services.sync_run_due(interval=interval):
+        sync_run_task()

@@ -1,0 +1,68 @@
+import uuid
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from pricing.models import Offer, ProductSnapshot, SyncRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser(email="root@example.com", password="x")
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def product_with_history(product):
+    now = timezone.now()
+    Offer.objects.create(
+        product=product,
+        offer_id=uuid.uuid4(),
+        price=100,
+        items_in_stock=2,
+        first_seen_at=now,
+        last_seen_at=now,
+    )
+    ProductSnapshot.objects.create(
+        product=product,
+        taken_at=now,
+        offer_count=1,
+        total_stock=2,
+        min_price=100,
+        max_price=100,
+        mean_price=100,
+        median_price=100,
+        weighted_mean_price=100,
+    )
+    SyncRun.objects.create(started_at=now, finished_at=now, products_total=1, products_synced=1)
+    return product
+
+
+def test_admin_pages_list_products_offers_snapshots_and_runs(admin_client, product_with_history):
+    for name in ["products_product", "pricing_offer", "pricing_productsnapshot", "pricing_syncrun"]:
+        response = admin_client.get(reverse(f"admin:{name}_changelist"))
+        assert response.status_code == 200, name
+    page = admin_client.get(reverse("admin:products_product_changelist")).content.decode()
+    assert product_with_history.name in page
+
+
+def test_product_change_page_shows_current_offers(admin_client, product_with_history):
+    url = reverse("admin:products_product_change", args=[product_with_history.pk])
+    page = admin_client.get(url).content.decode()
+    assert "current offers" in page.lower()
+    assert "100" in page
+
+
+def test_data_from_the_service_is_read_only(admin_client, product_with_history):
+    offer = Offer.objects.get()
+    assert admin_client.get(reverse("admin:pricing_offer_add")).status_code == 403
+    response = admin_client.post(
+        reverse("admin:pricing_offer_change", args=[offer.pk]), {"price": 1}
+    )
+    assert response.status_code == 403
+    offer.refresh_from_db()
+    assert offer.price == 100

@@ -1,0 +1,176 @@
+"""The sync of one product: against the simulator over HTTP, and with fixed answers where a
+test needs to control exactly what the service says (offers_store, the transaction's half)."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from pricing.models import Offer, OfferObservation, ProductSnapshot
+from pricing.offers_client import OfferData
+from pricing.services import SyncStatus, offers_store, offers_sync
+from products.models import Product
+from products.services import product_suspend
+
+pytestmark = pytest.mark.django_db
+
+A, B, C = (uuid.uuid4() for _ in range(3))
+
+
+def current(product):
+    return {o.offer_id: (o.price, o.items_in_stock) for o in product.offers.current()}
+
+
+def test_sync_stores_the_services_offers_and_a_snapshot(registered_product, offers_simulator):
+    outcome = offers_sync(product_id=registered_product.pk)
+    assert outcome.status == SyncStatus.SYNCED
+    registered_product.refresh_from_db()
+    assert registered_product.last_synced_at is not None
+    assert registered_product.sync_failures == 0
+    offers = list(registered_product.offers.current())
+    assert len(offers) == outcome.offers
+    snapshot = ProductSnapshot.objects.get(product=registered_product)
+    assert snapshot.offer_count == len(offers)
+    assert snapshot.total_stock == sum(o.items_in_stock for o in offers)
+    assert OfferObservation.objects.filter(product=registered_product).count() == len(offers)
+
+
+def test_ids_persist_with_new_prices_vanished_stop_being_current_new_appear(product):
+    t0 = timezone.now()
+    offers_store(product=product, offers=[OfferData(A, 100, 5), OfferData(B, 200, 1)], at=t0)
+    t1 = t0 + timedelta(minutes=1)
+    offers_store(product=product, offers=[OfferData(A, 120, 4), OfferData(C, 300, 9)], at=t1)
+
+    assert current(product) == {A: (120, 4), C: (300, 9)}
+    sold_out = Offer.objects.get(product=product, offer_id=B)
+    assert not sold_out.is_current
+    assert sold_out.last_seen_at == t0
+    assert sold_out.observations.count() == 1  # its history stays
+    a = Offer.objects.get(product=product, offer_id=A)
+    assert a.first_seen_at == t0 and a.last_seen_at == t1
+    assert list(a.observations.values_list("price", flat=True)) == [100, 120]
+    assert ProductSnapshot.objects.filter(product=product).count() == 2
+
+
+def test_a_returning_offer_is_current_again(product):
+    t0 = timezone.now()
+    offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0)
+    offers_store(product=product, offers=[], at=t0 + timedelta(minutes=1))
+    assert current(product) == {}
+    offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0 + timedelta(minutes=2))
+    assert current(product) == {A: (100, 5)}
+    assert Offer.objects.filter(product=product).count() == 1
+
+
+def test_identical_answers_add_only_a_snapshot(product):
+    t0 = timezone.now()
+    answer = [OfferData(A, 100, 5), OfferData(B, 200, 1)]
+    offers_store(product=product, offers=answer, at=t0)
+    observations = OfferObservation.objects.count()
+    offers_store(product=product, offers=answer, at=t0 + timedelta(minutes=1))
+    assert OfferObservation.objects.count() == observations
+    assert ProductSnapshot.objects.filter(product=product).count() == 2
+    assert Offer.objects.get(offer_id=A).last_seen_at == t0 + timedelta(minutes=1)
+
+
+def test_observations_only_on_change_of_price_or_stock(product):
+    t0 = timezone.now()
+    offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0)
+    offers_store(product=product, offers=[OfferData(A, 100, 4)], at=t0 + timedelta(minutes=1))
+    offers_store(product=product, offers=[OfferData(A, 100, 4)], at=t0 + timedelta(minutes=2))
+    offers_store(product=product, offers=[OfferData(A, 90, 4)], at=t0 + timedelta(minutes=3))
+    assert list(OfferObservation.objects.values_list("price", "items_in_stock")) == [
+        (100, 5),
+        (100, 4),
+        (90, 4),
+    ]
+
+
+def test_the_same_offer_id_under_another_product_is_another_offer(product, user):
+    from products.services import product_create
+
+    other = product_create(owner=user, name="Other")
+    t0 = timezone.now()
+    offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0)
+    offers_store(product=other, offers=[OfferData(A, 999, 1)], at=t0)
+    assert current(product) == {A: (100, 5)}
+    assert current(other) == {A: (999, 1)}
+
+
+def test_snapshot_statistics(product):
+    offers_store(
+        product=product, offers=[OfferData(A, 100, 1), OfferData(B, 300, 3)], at=timezone.now()
+    )
+    snapshot = ProductSnapshot.objects.get()
+    assert (snapshot.min_price, snapshot.max_price) == (100, 300)
+    assert snapshot.mean_price == 200
+    assert snapshot.median_price == 200
+    assert snapshot.weighted_mean_price == 250  # (100·1 + 300·3) / 4
+
+
+def test_the_store_takes_a_constant_number_of_queries(product, django_assert_max_num_queries):
+    t0 = timezone.now()
+    offers_store(
+        product=product, offers=[OfferData(uuid.uuid4(), 10 + i, 1) for i in range(10)], at=t0
+    )
+    answer = [OfferData(uuid.uuid4(), 5 + i, 2) for i in range(10)]
+    with django_assert_max_num_queries(12):
+        offers_store(product=product, offers=answer, at=t0 + timedelta(minutes=1))
+
+
+@pytest.mark.parametrize("fault", [{"malformed_rate": 1.0}, {"error_rate": 1.0}])
+def test_a_malformed_or_failed_fetch_changes_nothing(
+    registered_product, offers_simulator, settings, fault
+):
+    settings.OFFERS_RETRIES = 0
+    assert offers_sync(product_id=registered_product.pk).status == SyncStatus.SYNCED
+    before = current(registered_product)
+    snapshots = ProductSnapshot.objects.count()
+
+    offers_simulator.set_faults(**fault)
+    outcome = offers_sync(product_id=registered_product.pk)
+    assert outcome.status == SyncStatus.FAILED
+    assert current(registered_product) == before
+    assert ProductSnapshot.objects.count() == snapshots
+    registered_product.refresh_from_db()
+    assert registered_product.sync_failures == 1
+    assert registered_product.last_sync_error == outcome.error
+    assert registered_product.last_sync_error_at is not None
+
+    offers_simulator.reset()
+    assert offers_sync(product_id=registered_product.pk).status == SyncStatus.SYNCED
+    registered_product.refresh_from_db()
+    assert registered_product.sync_failures == 0
+    assert registered_product.last_sync_error == ""
+
+
+def test_a_404_registers_the_product_again_and_fetches(registered_product, offers_simulator):
+    offers_simulator.forget_registrations()
+    outcome = offers_sync(product_id=registered_product.pk)
+    assert outcome.status == SyncStatus.SYNCED
+    registered_product.refresh_from_db()
+    assert registered_product.registration_state == Product.RegistrationState.REGISTERED
+    stats = offers_simulator.stats()
+    assert stats["offers"]["404"] == 1
+    assert stats["register"] == {"201": 2}
+
+
+def test_suspended_and_unregistered_products_are_skipped(product, offers_simulator):
+    assert offers_sync(product_id=product.pk).status == SyncStatus.SKIPPED  # pending
+    product_suspend(product=product, reason="spam")
+    Product.objects.filter(pk=product.pk).update(
+        registration_state=Product.RegistrationState.REGISTERED
+    )
+    assert offers_sync(product_id=product.pk).status == SyncStatus.SKIPPED
+    assert offers_simulator.stats().get("offers", {}) == {}
+
+
+def test_a_product_being_synced_is_not_synced_twice(registered_product, offers_simulator):
+    from pricing.leases import lease
+
+    with lease(f"offers-sync:{registered_product.pk}", seconds=60) as won:
+        assert won
+        outcome = offers_sync(product_id=registered_product.pk)
+    assert outcome.status == SyncStatus.SKIPPED
+    assert offers_simulator.stats().get("offers", {}) == {}

@@ -1,0 +1,70 @@
+"""Writes to the catalogue. Every function is owner-scoped and refuses suspended products.
+
+Creating a product does not talk to the Offers service: pricing hears of the new row through its
+post_save receiver (DESIGN §2) and registers it once the transaction commits.
+"""
+
+import uuid
+
+from django.db import transaction
+
+from products.models import Product
+
+
+class ProductSuspended(Exception):
+    """Staff suspended the product: its owner cannot change it until they lift the suspension."""
+
+    def __init__(self, product: Product):
+        reason = f" Reason: {product.suspension_reason}" if product.suspension_reason else ""
+        super().__init__(f"“{product.name}” is suspended by staff and cannot be changed.{reason}")
+        self.product = product
+
+
+def _owned(*, owner, product_id: uuid.UUID | str) -> Product:
+    """The owner's product; Product.DoesNotExist for anyone else's (a 404, not a 403)."""
+    return Product.objects.for_owner(owner).get(pk=product_id)
+
+
+def product_create(*, owner, name: str, description: str = "") -> Product:
+    """Create a product (validated); its registration with the Offers service follows on commit."""
+    product = Product(owner=owner, name=name.strip(), description=description.strip())
+    product.full_clean()
+    product.save()
+    return product
+
+
+def product_update(*, owner, product_id: uuid.UUID | str, name: str, description: str) -> Product:
+    """Rename or re-describe the owner's product. Raises ProductSuspended, Product.DoesNotExist."""
+    with transaction.atomic():
+        product = _owned(owner=owner, product_id=product_id)
+        if product.is_suspended:
+            raise ProductSuspended(product)
+        product.name = name.strip()
+        product.description = description.strip()
+        product.full_clean()
+        product.save(update_fields=["name", "description", "updated_at"])
+    return product
+
+
+def product_delete(*, owner, product_id: uuid.UUID | str) -> None:
+    """Delete the owner's product with its offers and history. Raises ProductSuspended."""
+    with transaction.atomic():
+        product = _owned(owner=owner, product_id=product_id)
+        if product.is_suspended:
+            raise ProductSuspended(product)
+        product.delete()
+
+
+def product_suspend(*, product: Product, reason: str) -> Product:
+    """Staff moderation: freeze the product (no edits by its owner, no syncs)."""
+    product.is_suspended = True
+    product.suspension_reason = reason.strip()
+    product.save(update_fields=["is_suspended", "suspension_reason", "updated_at"])
+    return product
+
+
+def product_unsuspend(*, product: Product) -> Product:
+    product.is_suspended = False
+    product.suspension_reason = ""
+    product.save(update_fields=["is_suspended", "suspension_reason", "updated_at"])
+    return product
