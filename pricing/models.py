@@ -34,7 +34,11 @@ class Offer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["product", "offer_id"], name="pricing_offer_unique_id"),
         ]
-        indexes = [models.Index(fields=["product", "is_current", "price"])]
+        indexes = [
+            models.Index(fields=["product", "is_current", "price"]),
+            # Trends ask for the offers seen in a period.
+            models.Index(fields=["product", "last_seen_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.offer_id} ({self.price} × {self.items_in_stock})"

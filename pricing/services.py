@@ -245,14 +245,15 @@ def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime)
                     last_seen_at=at,
                 )
                 new.append(row)
-            elif (row.price, row.items_in_stock) != (data.price, data.items_in_stock):
+            elif not row.is_current or (row.price, row.items_in_stock) != (
+                data.price,
+                data.items_in_stock,
+            ):
+                # Changed, or back after selling out: the observation also marks the return,
+                # so the history shows the gap instead of carrying a price through it.
                 row.price, row.items_in_stock = data.price, data.items_in_stock
                 row.is_current, row.last_seen_at = True, at
                 changed.append(row)
-            elif not row.is_current:
-                row.is_current, row.last_seen_at = True, at
-                changed.append(row)  # back in the list: current again, same price and stock
-                continue
             else:
                 seen_unchanged.append(row.pk)
                 continue

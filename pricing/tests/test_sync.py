@@ -61,6 +61,11 @@ def test_a_returning_offer_is_current_again(product):
     offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0 + timedelta(minutes=2))
     assert current(product) == {A: (100, 5)}
     assert Offer.objects.filter(product=product).count() == 1
+    # The return is observed, so its history shows the gap rather than a price carried over it.
+    assert list(OfferObservation.objects.values_list("observed_at", flat=True)) == [
+        t0,
+        t0 + timedelta(minutes=2),
+    ]
 
 
 def test_identical_answers_add_only_a_snapshot(product):
