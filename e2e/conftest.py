@@ -1,6 +1,7 @@
 """Browser tests: pytest-playwright driving Debian's Chromium against the live test server."""
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+EXPECTED_STATUS_LOG = re.compile(r"^Failed to load resource: .* status of (409|422|429)\b")
 
 # Playwright runs an event loop in the test thread; Django's ORM refuses to run there unless told
 # that it is safe (the tests are synchronous; the loop only drives the browser).
@@ -57,9 +59,39 @@ def artifacts_dir() -> Path:
 def page_errors(page):
     """JavaScript errors on the page; a test asserts the list is empty at its end."""
     errors: list[str] = []
+
+    def on_console(message):
+        # The browser logs every 4xx answer; 409, 422 and 429 are the app's deliberate answers
+        # (a refused change, a form with errors), not errors of the page.
+        if message.type == "error" and not EXPECTED_STATUS_LOG.search(message.text):
+            errors.append(message.text)
+
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console",
-        lambda message: errors.append(message.text) if message.type == "error" else None,
-    )
+    page.on("console", on_console)
     return errors
+
+
+@pytest.fixture
+def signed_in_page(live_server, page, user, password):
+    """The browser signed in as `user` through the login form."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_placeholder("Email address").fill(user.email)
+    page.get_by_placeholder("Password").fill(password)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(re.compile(r"/dashboard/$"))
+    return page
+
+
+@pytest.fixture
+def outside_requests(page, live_server):
+    """Every request the page makes that does not go to the app itself (none should)."""
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith((live_server.url, "data:", "blob:"))
+            else None
+        ),
+    )
+    return outside

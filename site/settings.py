@@ -288,3 +288,9 @@ LOGGING = {
 # --- Tests -------------------------------------------------------------------------------------
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Dashboard ---------------------------------------------------------------------------------
+# How often the product page refreshes its offers, statistics and chart (seconds).
+DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=30)
+# "Sync now" may be asked once per this many seconds per product.
+SYNC_NOW_COOLDOWN = env.int("SYNC_NOW_COOLDOWN", default=30)

@@ -2,13 +2,67 @@
 (function () {
   "use strict";
 
-  // Let a message fade after a while so the page does not fill up with them.
+  // Messages fade after a while so the page does not fill up with them.
   function dismissMessages(root) {
-    root.querySelectorAll(".message").forEach(function (message) {
+    root.querySelectorAll(".message:not([data-dismissing])").forEach(function (message) {
+      message.setAttribute("data-dismissing", "");
       setTimeout(function () { message.remove(); }, 6000);
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { dismissMessages(document); });
+  function showMessage(text, tone) {
+    var region = document.getElementById("messages");
+    if (!region) return;
+    var message = document.createElement("div");
+    message.className = "message message-" + (tone || "error");
+    message.setAttribute("role", "status");
+    message.textContent = text;
+    region.appendChild(message);
+    dismissMessages(region);
+  }
+
+  // Forms and confirmations load into the page's <dialog>: open it when content arrives,
+  // close it when the server says the change is done ("dialog-close") or the user cancels.
+  function dialogOf(element) { return element && element.closest("dialog"); }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id !== "dialog-body") return;
+    var dialog = dialogOf(event.detail.target);
+    if (dialog && !dialog.open) {
+      dialog.showModal();
+      var focus = dialog.querySelector("[autofocus]") || dialog.querySelector("input, textarea, button");
+      if (focus) focus.focus();
+    }
+  });
+  document.body.addEventListener("dialog-close", function () {
+    document.querySelectorAll("dialog[open]").forEach(function (dialog) { dialog.close(); });
+  });
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-dialog-cancel]");
+    var dialog = dialogOf(cancel);
+    if (cancel && dialog) {
+      event.preventDefault();
+      dialog.close();
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.matches && event.target.matches("dialog")) {
+      var body = event.target.querySelector("#dialog-body");
+      if (body) body.innerHTML = "";
+    }
+  }, true);
+
+  // A request that fails says so instead of silently doing nothing.
+  document.addEventListener("htmx:responseError", function (event) {
+    showMessage("Something went wrong (" + event.detail.xhr.status + "). Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showMessage("Could not reach the server. Check your connection and try again.");
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.documentElement.classList.add("js");
+    dismissMessages(document);
+  });
   document.addEventListener("htmx:load", function (event) { dismissMessages(event.target); });
 })();

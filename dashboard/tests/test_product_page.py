@@ -1,0 +1,222 @@
+"""The product page: statistics, offers table, chart partials, Sync now, isolation."""
+
+import json
+import re
+import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard.tests.conftest import HTMX
+from pricing.leases import lease_claim
+from pricing.models import Offer, OfferObservation, ProductSnapshot
+from pricing.offers_client import OfferData
+from pricing.selectors import price_trend
+from pricing.services import offers_store
+
+pytestmark = pytest.mark.django_db
+
+
+def url(product, **params):
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return reverse("dashboard:product", args=[product.pk]) + (f"?{query}" if query else "")
+
+
+def figure_of(html: str) -> dict:
+    match = re.search(
+        r'<script id="price-figure" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert match, "no chart data on the page"
+    return json.loads(match.group(1))
+
+
+@pytest.fixture
+def product_with_history(make_product):
+    """Two offers, then a price change an hour later."""
+    product = make_product(
+        "Espresso machine", [(10000, 2), (12000, 1)], synced_ago=timedelta(hours=2)
+    )
+    first, second = product.offers.order_by("price")
+    offers_store(
+        product=product,
+        at=timezone.now() - timedelta(hours=1),
+        offers=[OfferData(first.offer_id, 11000, 2), OfferData(second.offer_id, 12000, 1)],
+    )
+    return product
+
+
+def test_the_full_page_shows_statistics_offers_and_the_chart(user_client, product_with_history):
+    html = user_client.get(url(product_with_history)).content.decode()
+    assert "<html" in html
+    for text in ["11,500.00 CZK", "11,333.33 CZK", "11,000 CZK", "12,000 CZK"]:
+        assert text in html, text  # mean, weighted mean, min, max
+    assert "+10.00 %" in html  # the 10,000 offer went to 11,000 since its previous observation
+    assert "vendor/plotly.min.js" in html and "js/charts.js" in html
+    assert figure_of(html)["data"]
+
+
+def test_regions_render_alone_by_hx_target(user_client, product_with_history):
+    offers = user_client.get(
+        url(product_with_history), headers={**HTMX, "HX-Target": "offers-table"}
+    )
+    body = offers.content.decode()
+    assert body.lstrip().startswith('<section id="offers-table"') and "<html" not in body
+    assert "price-figure" not in body
+    live = user_client.get(
+        url(product_with_history, period="7d"), headers={**HTMX, "HX-Target": "product-live"}
+    )
+    body = live.content.decode()
+    assert body.lstrip().startswith('<div id="product-live"') and "<html" not in body
+    assert 'id="offers-table"' not in body
+    assert "Change over 7 days" in body
+    assert "HX-Target" in live["Vary"]
+
+
+def test_an_unknown_target_or_period_gets_the_full_page_not_an_error(
+    user_client, product_with_history
+):
+    html = user_client.get(
+        url(product_with_history, period="forever"), headers={**HTMX, "HX-Target": "evil"}
+    ).content.decode()
+    assert "<html" in html and "Change over 24 h" in html
+
+
+def test_chart_data_equals_the_selectors_figures(user_client, user, product_with_history):
+    html = user_client.get(url(product_with_history)).content.decode()
+    figure = figure_of(html)
+    now = timezone.now()
+    trend = price_trend(
+        product=product_with_history,
+        start=now - timedelta(days=1),
+        end=now + timedelta(seconds=1),
+        tz=ZoneInfo(user.time_zone),
+        include_offers=False,
+    )
+    mean = next(trace for trace in figure["data"] if trace["name"] == "Mean")
+    assert mean["y"] == [point.mean for point in trend.points]
+
+
+def test_the_offers_toggle_adds_one_line_per_offer(user_client, product_with_history):
+    without = figure_of(user_client.get(url(product_with_history)).content.decode())
+    with_offers = figure_of(user_client.get(url(product_with_history, offers=1)).content.decode())
+    assert len(with_offers["data"]) == len(without["data"]) + 2
+
+
+def test_markup_in_the_name_stays_text_in_page_and_figure(user_client, make_product):
+    product = make_product("<img src=x onerror=alert(1)>", [(100, 1)])
+    html = user_client.get(url(product)).content.decode()
+    assert "<img src=x onerror=alert(1)>" not in html
+    figure = json.dumps(figure_of(html))
+    assert "<img" not in figure
+
+
+def test_empty_states_before_the_first_data(user_client, make_product):
+    html = user_client.get(url(make_product("New"))).content.decode()
+    assert "No price history yet" in html
+    assert "Waiting for the first offers" in html
+    assert "price-figure" not in html
+
+
+def test_queries_bounded_with_30_days_of_minute_history(
+    user_client, make_product, django_assert_max_num_queries
+):
+    product = make_product("Busy", [(100, 1)])
+    now = timezone.now()
+    ProductSnapshot.objects.bulk_create(
+        ProductSnapshot(
+            product=product,
+            taken_at=now - timedelta(minutes=m),
+            offer_count=1,
+            total_stock=1,
+            min_price=100 + m % 7,
+            max_price=100 + m % 7,
+            mean_price=100 + m % 7,
+            median_price=100 + m % 7,
+            weighted_mean_price=100 + m % 7,
+        )
+        for m in range(1, 30 * 24 * 60)
+    )
+    with django_assert_max_num_queries(20):
+        response = user_client.get(url(product, period="30d", offers=1))
+    figure = figure_of(response.content.decode())
+    assert sum(len(trace.get("x", [])) for trace in figure["data"]) <= 5000
+
+
+def test_sync_now_enqueues_a_sync_and_shows_it_running(
+    user_client, product_with_history, offers_simulator, huey_immediate
+):
+    response = user_client.post(
+        reverse("dashboard:product-sync", args=[product_with_history.pk]), headers=HTMX
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Syncing…" in body and "every 1s" in body
+    assert f'hx-get="{url(product_with_history)}?syncing=' in body  # polls the page, not /sync/
+    # The task ran (immediate mode): the simulator had never heard of this product, so it
+    # answered 404, the sync registered it and fetched again.
+    assert offers_simulator.stats()["offers"] == {"404": 1, "200": 1}
+    # The table's next poll sees the sync finished, and tells the page to refresh the rest.
+    since = re.search(r"syncing=([^\"&]+)", body).group(1)
+    done = user_client.get(
+        url(product_with_history) + f"?syncing={since}",
+        headers={**HTMX, "HX-Target": "offers-table"},
+    )
+    assert "Syncing…" not in done.content.decode()
+    assert done["HX-Trigger"] == "product-synced"
+
+
+def test_sync_now_is_rate_limited_per_product(user_client, product_with_history, make_product):
+    lease_claim(name=f"sync-now:{product_with_history.pk}", seconds=30)  # asked moments ago
+    response = user_client.post(
+        reverse("dashboard:product-sync", args=[product_with_history.pk]), headers=HTMX
+    )
+    assert response.status_code == 429
+    assert "moments ago" in response.content.decode()
+    other = make_product("Other", [(1, 1)])
+    response = user_client.post(reverse("dashboard:product-sync", args=[other.pk]), headers=HTMX)
+    assert response.status_code == 200
+
+
+def test_sync_now_without_javascript_redirects_back(user_client, product_with_history):
+    response = user_client.post(reverse("dashboard:product-sync", args=[product_with_history.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == url(product_with_history)
+
+
+@pytest.mark.parametrize(
+    "syncing", ["nonsense", "2026-13-45T00:00:00+00:00", "2026-01-01T00:00:00"]
+)
+def test_a_bad_syncing_parameter_is_ignored(user_client, product_with_history, syncing):
+    response = user_client.get(
+        url(product_with_history) + f"?syncing={syncing}",
+        headers={**HTMX, "HX-Target": "offers-table"},
+    )
+    assert response.status_code == 200
+
+
+def test_another_users_product_page_partials_and_sync_are_404(
+    user_client, make_product, other_user
+):
+    theirs = make_product("Theirs", [(1, 1)], owner=other_user)
+    for headers in [
+        {},
+        {**HTMX, "HX-Target": "offers-table"},
+        {**HTMX, "HX-Target": "product-live"},
+    ]:
+        assert user_client.get(url(theirs), headers=headers).status_code == 404
+    response = user_client.post(reverse("dashboard:product-sync", args=[theirs.pk]), headers=HTMX)
+    assert response.status_code == 404
+
+
+def test_times_are_shown_in_the_users_zone(user_client, user, make_product):
+    user.time_zone = "Asia/Tokyo"
+    user.save()
+    product = make_product("Zoned", [(1, 1)])
+    seen = Offer.objects.get(product=product).first_seen_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    html = user_client.get(url(product)).content.decode()
+    assert seen.strftime("%H:%M") in html
+    assert "times in Asia/Tokyo" in html
+    assert OfferObservation.objects.exists() and uuid
