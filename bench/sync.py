@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,17 +345,7 @@ def naive(product_id: uuid.UUID) -> None:
             ).save()
         rows = list(Offer.objects.filter(product=product))
         stats = offer_statistics((row.price, row.items_in_stock) for row in rows)
-        ProductSnapshot(
-            product=product,
-            taken_at=now,
-            offer_count=stats.offer_count,
-            total_stock=stats.total_stock,
-            min_price=stats.min_price,
-            max_price=stats.max_price,
-            mean_price=stats.mean_price,
-            median_price=stats.median_price,
-            weighted_mean_price=stats.weighted_mean_price,
-        ).save()
+        ProductSnapshot(product=product, taken_at=now, **asdict(stats)).save()
         product.last_synced_at = now
         product.save()
 

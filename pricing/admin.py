@@ -34,6 +34,20 @@ class CurrentOfferInline(admin.TabularInline):
         return False
 
 
+# Written by the sync, never by hand.
+OFFERS_SERVICE_FIELDS = [
+    "registration_state",
+    "registration_error",
+    "registration_attempts",
+    "registration_next_attempt_at",
+    "registered_at",
+    "last_synced_at",
+    "last_sync_error",
+    "last_sync_error_at",
+    "sync_failures",
+]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [
@@ -52,38 +66,13 @@ class ProductAdmin(admin.ModelAdmin):
     autocomplete_fields = ["owner"]
     date_hierarchy = "created_at"
     inlines = [CurrentOfferInline]
-    readonly_fields = [
-        "id",
-        "created_at",
-        "updated_at",
-        "registration_state",
-        "registration_error",
-        "registration_attempts",
-        "registration_next_attempt_at",
-        "registered_at",
-        "last_synced_at",
-        "last_sync_error",
-        "last_sync_error_at",
-        "sync_failures",
-    ]
+    readonly_fields = ["id", "created_at", "updated_at", *OFFERS_SERVICE_FIELDS]
     fieldsets = [
         (None, {"fields": ["id", "owner", "name", "description", "created_at", "updated_at"]}),
         ("Moderation", {"fields": ["is_suspended", "suspension_reason"]}),
         (
             "Offers service",
-            {
-                "fields": [
-                    "registration_state",
-                    "registration_error",
-                    "registration_attempts",
-                    "registration_next_attempt_at",
-                    "registered_at",
-                    "last_synced_at",
-                    "last_sync_error",
-                    "last_sync_error_at",
-                    "sync_failures",
-                ]
-            },
+            {"fields": OFFERS_SERVICE_FIELDS},
         ),
     ]
 

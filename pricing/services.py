@@ -10,7 +10,7 @@ import enum
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -280,17 +280,8 @@ def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime)
             Offer.objects.filter(pk__in=vanished).update(is_current=False)
         OfferObservation.objects.bulk_create(observations)
         stats = offer_statistics((o.price, o.items_in_stock) for o in offers)
-        ProductSnapshot.objects.create(
-            product=product,
-            taken_at=at,
-            offer_count=stats.offer_count,
-            total_stock=stats.total_stock,
-            min_price=stats.min_price,
-            max_price=stats.max_price,
-            mean_price=stats.mean_price,
-            median_price=stats.median_price,
-            weighted_mean_price=stats.weighted_mean_price,
-        )
+        # The snapshot's columns are the statistics' fields, one for one.
+        ProductSnapshot.objects.create(product=product, taken_at=at, **asdict(stats))
         Product.objects.filter(pk=product.pk).update(
             last_synced_at=at, last_sync_error="", last_sync_error_at=None, sync_failures=0
         )
