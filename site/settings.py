@@ -282,7 +282,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"huey": {"level": "INFO"}},
+    # run_huey gives the huey logger a handler of its own: do not print its lines twice.
+    "loggers": {"huey": {"level": "INFO", "propagate": False}},
 }
 
 # --- Tests -------------------------------------------------------------------------------------
