@@ -79,7 +79,10 @@ def overview(request):
 def _summary(user, *, now) -> dict:
     counts = Product.objects.for_owner(user).aggregate(
         products=Count("pk"),
-        failing=Count("pk", filter=Q(sync_failures__gt=0) | Q(registration_state="failed")),
+        failing=Count(
+            "pk",
+            filter=Q(sync_failures__gt=0) | Q(registration_state=Product.RegistrationState.FAILED),
+        ),
     )
     run = latest_sync_run()
     return {

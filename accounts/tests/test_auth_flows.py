@@ -128,3 +128,24 @@ def test_auth_pages_use_our_layout(client):
         html = client.get(reverse(name)).content.decode()
         assert 'class="site-header"' in html, name
         assert "css/app.css" in html, name
+
+
+@pytest.fixture
+def empty_cache_afterwards():
+    from django.core.cache import cache
+
+    yield
+    cache.clear()  # the Redis cache outlives the test's transaction
+
+
+def test_rate_limits_stop_password_guessing(
+    client, user, password, settings, empty_cache_afterwards
+):
+    # Off in the test settings (they live in the cache and leak across tests); on here.
+    settings.ACCOUNT_RATE_LIMITS = {"login_failed": "3/m/ip,3/5m/key"}
+    for _ in range(3):
+        client.post(reverse("account_login"), {"login": user.email, "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": user.email, "password": password})
+    assert "_auth_user_id" not in client.session
+    assert response.status_code in (200, 429)
+    assert "Too many failed login attempts" in response.content.decode()
