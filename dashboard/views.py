@@ -44,6 +44,11 @@ def is_partial(request) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
+def _owned_product(request, product_id) -> Product:
+    """The signed-in user's product; a 404 for anyone else's (it exists for nobody else)."""
+    return get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+
+
 @require_GET
 def landing(request):
     if request.user.is_authenticated:
@@ -113,7 +118,7 @@ def product_new(request):
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def product_edit(request, product_id):
-    product = get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+    product = _owned_product(request, product_id)
     if product.is_suspended:
         return _refused(request, ProductSuspended(product))
     form = ProductForm(request.POST or None, instance=product)
@@ -130,7 +135,7 @@ def product_edit(request, product_id):
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def product_delete_view(request, product_id):
-    product = get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+    product = _owned_product(request, product_id)
     if product.is_suspended:
         return _refused(request, ProductSuspended(product))
     if request.method == "POST":
@@ -188,7 +193,7 @@ SYNC_WATCH_LIMIT = timedelta(minutes=1)  # "Sync now" stops showing "syncing" af
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target")
 def product_detail(request, product_id):
-    product = get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+    product = _owned_product(request, product_id)
     now = timezone.now()
     period = Period.from_param(request.GET.get("period"))
     show_offers = request.GET.get("offers") == "1"
@@ -261,7 +266,7 @@ def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, boo
 @require_POST
 def product_sync_now(request, product_id):
     """Enqueue a sync of this product now; at most one per SYNC_NOW_COOLDOWN per product."""
-    product = get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+    product = _owned_product(request, product_id)
     if product.is_suspended or not product.is_registered:
         messages.error(request, f"“{product.name}” cannot be synced until it is registered.")
         return _after_sync_request(request, product, status=409)
