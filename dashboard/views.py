@@ -175,11 +175,12 @@ def _refused(request, error: Exception) -> HttpResponse:
     return redirect("dashboard:overview")
 
 
-def _htmx_message_response(request, *, status: int, events: str) -> HttpResponse:
+def _htmx_message_response(request, *, status: int, events: str = "") -> HttpResponse:
     """Only the messages (swapped out of band) and events for the page; nothing else swaps."""
     response = render(request, "_messages.html", {"oob": True}, status=status)
     response["HX-Reswap"] = "none"
-    response["HX-Trigger"] = events
+    if events:
+        response["HX-Trigger"] = events
     return response
 
 
@@ -295,7 +296,5 @@ def product_sync_now(request, product_id):
 
 def _after_sync_request(request, product, *, status: int) -> HttpResponse:
     if request.htmx:
-        response = render(request, "_messages.html", {"oob": True}, status=status)
-        response["HX-Reswap"] = "none"
-        return response
+        return _htmx_message_response(request, status=status)
     return redirect("dashboard:product", product_id=product.pk)
