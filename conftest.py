@@ -151,19 +151,22 @@ def huey_consumer(subprocess_env, tmp_path):
             process.wait()
 
 
-def _wait_until(condition, *, timeout: float, interval: float = 0.2, message: str = ""):
+def _wait_until(condition, *, timeout: float, interval: float = 0.2, message=""):
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() > deadline:
+            if callable(message):  # e.g. a consumer's log, read only when it is needed
+                message = message()
             pytest.fail(f"Timed out after {timeout} s waiting: {message or condition}")
         time.sleep(interval)
 
 
 @pytest.fixture
 def wait_until():
-    """`wait_until(condition, timeout=...)`: poll until `condition()` is truthy (and return it),
-    or fail the test after `timeout` seconds."""
+    """`wait_until(condition, timeout=..., message=...)`: poll until `condition()` is truthy (and
+    return it), or fail the test after `timeout` seconds with `message` (a string, or a callable
+    giving one at that moment)."""
     return _wait_until

@@ -29,10 +29,13 @@ def live_world(settings, huey_consumer, user, wait_until):
         huey_consumer(OFFERS_SYNC_INTERVAL="2", OFFERS_RETRIES="1", OFFERS_RETRY_BACKOFF="0.1")
         schedule_sync_runs()  # the scheduler's per-minute kick, now instead of at :00
         product = product_create(owner=user, name="Espresso <b>machine</b>")
+        # About one simulated product in ten starts with no offers: wait until it has some.
         wait_until(
-            lambda: product.snapshots.count() >= 2,
+            lambda: (
+                product.snapshots.count() >= 2 and product.offers.filter(is_current=True).exists()
+            ),
             timeout=30,
-            message=f"two syncs of the product\n{huey_consumer.logs()}",
+            message=lambda: f"two syncs of the product with offers\n{huey_consumer.logs()}",
         )
         yield product
 
@@ -101,9 +104,11 @@ def test_switching_the_period_redraws_and_sync_now_runs(
     )
     page.get_by_role("switch", name="One line per offer").click()
     expect(page).to_have_url(re.compile(r"period=7d&offers=1"))
+    # The switch swaps the chart in again: the new element has no plot until plotly draws it.
     wait_until(
         lambda: page.evaluate(
-            "document.querySelector('.price-chart').data.some(t => t.name.startsWith('Offer'))"
+            "(() => { const p = document.querySelector('.price-chart');"
+            " return Boolean(p && p.data && p.data.some(t => t.name.startsWith('Offer'))); })()"
         ),
         timeout=10,
         message="per-offer lines",

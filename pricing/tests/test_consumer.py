@@ -27,7 +27,7 @@ def test_a_created_product_is_registered_and_its_offers_arrive(
     wait_until(
         lambda: registered_with_offers(product.pk),
         timeout=30,
-        message=f"product registered and synced by the consumer\n{huey_consumer.logs()}",
+        message=lambda: f"product registered and synced by the consumer\n{huey_consumer.logs()}",
     )
     assert offers_simulator.stats()["register"] == {"201": 1}
 
@@ -61,7 +61,7 @@ def test_a_restarted_simulator_that_forgot_everything_heals_within_two_intervals
                 product=product, taken_at__gt=restarted_at
             ).exists(),
             timeout=2 * interval + 3,  # two intervals, plus the calls' own time
-            message=f"a successful sync after the restart\n{huey_consumer.logs()}",
+            message=lambda: f"a successful sync after the restart\n{huey_consumer.logs()}",
         )
         stats = restarted.stats()
         assert stats["offers"].get("404") == 1  # it had forgotten the product...
