@@ -14,9 +14,10 @@ Two facts about plotly.js (the copy we serve, checked in its source) shape this 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from dashboard.status import STALE_AFTER_INTERVALS
 from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint
 
 # The app's palette (static/css/app.css) so the chart sits in its card like the rest of the page.
@@ -53,6 +55,15 @@ LEGEND_OFFERS_MAX = 4
 ISOLATED_MARKER_SIZE = 6
 TITLE_MAX_CHARS = 40
 
+# How far apart two neighbouring buckets' starts are when no sync was missed between them. A
+# day is 25 hours at the end of summer time.
+_BUCKET_LENGTH = {
+    Bucket.RAW: timedelta(0),
+    Bucket.MINUTE: timedelta(minutes=1),
+    Bucket.HOUR: timedelta(hours=1),
+    Bucket.DAY: timedelta(hours=25),
+}
+
 _HOVER_TIME_FORMAT = {
     Bucket.RAW: "%-d %b %Y, %H:%M:%S",
     Bucket.MINUTE: "%-d %b %Y, %H:%M",
@@ -80,7 +91,12 @@ def offer_label(offer_id: UUID) -> str:
 
 
 def price_trend_figure(
-    trend: Trend, *, product_name: str, currency: str, show_offers: bool
+    trend: Trend,
+    *,
+    product_name: str,
+    currency: str,
+    show_offers: bool,
+    sync_interval: timedelta,
 ) -> dict[str, Any]:
     """A plotly figure of the trend as a JSON-able dict: {"data": [...], "layout": {...}}.
 
@@ -89,28 +105,32 @@ def price_trend_figure(
     vertex); "Mean" and "Weighted mean" (one value per trend point, None where undefined,
     drawn as a gap); then, when show_offers, one step line per offer of trend.offers in the
     trend's order, hover-named offer_label(offer_id), one value per offer point. So the figure
-    never holds more values than trend.point_count. x values are naive ISO strings of the
-    wall-clock time in trend.tz; the x axis spans [trend.start, trend.end]. No points: no
-    traces, and a note. User text (product name, currency) goes through plotly_text.
+    never holds more values than trend.point_count, besides the None that breaks every line
+    after an outage (see _outages: the history has no bucket for them, and a line drawn
+    across would show prices nobody saw). x values are naive ISO strings of the wall-clock
+    time in trend.tz; the x axis spans [trend.start, trend.end]. No points: no traces, and a
+    note. User text (product name, currency) goes through plotly_text.
     """
     tz = trend.tz
     unit = plotly_text(currency)
     price = _money("y", unit)
+    after_outage = _outages(trend, sync_interval=sync_interval)
     data: list[go.Scatter] = []
     if trend.points:
-        x = [_wall_time(point.at, tz) for point in trend.points]
+        at = [point.at for point in trend.points]
+        x = _broken([_wall_time(moment, tz) for moment in at], at, after_outage)
         data += [
-            _band(x, trend.points, unit=unit),
+            _band(x, _broken(trend.points, at, after_outage), unit=unit),
             _product_line(
                 x,
-                [_finite(point.mean) for point in trend.points],
+                _broken([_finite(point.mean) for point in trend.points], at, after_outage),
                 name="Mean",
                 hover=f"Mean: {price}",
                 line={"color": MEAN_COLOUR, "width": 2.5},
             ),
             _product_line(
                 x,
-                [_finite(point.weighted_mean) for point in trend.points],
+                _broken([_finite(point.weighted_mean) for point in trend.points], at, after_outage),
                 name="Weighted mean",  # short enough for a two-column legend on a phone
                 hover=f"Stock-weighted mean: {price}",
                 line={"color": WEIGHTED_COLOUR, "width": 2, "dash": "dash"},
@@ -122,7 +142,15 @@ def price_trend_figure(
     offers = [offer for offer in trend.offers if offer.points] if shown else []
     listed = len(offers) <= LEGEND_OFFERS_MAX
     data += [
-        _offer_line(offer, index, count=len(offers), listed=listed, price=price, tz=tz)
+        _offer_line(
+            offer,
+            index,
+            count=len(offers),
+            listed=listed,
+            price=price,
+            tz=tz,
+            after_outage=after_outage,
+        )
         for index, offer in enumerate(offers)
     ]
     layout = _layout(
@@ -136,13 +164,36 @@ def price_trend_figure(
     return _json_safe(figure.to_plotly_json())
 
 
+def _outages(trend: Trend, *, sync_interval: timedelta) -> frozenset[datetime]:
+    """The bucket times that follow an outage: more than STALE_AFTER_INTERVALS sync intervals
+    (what the overview calls stale) without a snapshot, beyond the bucket's own length."""
+    allowed = _BUCKET_LENGTH[trend.bucket] + STALE_AFTER_INTERVALS * sync_interval
+    # In UTC: aware datetimes sharing a zone subtract as wall-clock times.
+    times = [point.at.astimezone(UTC) for point in trend.points]
+    return frozenset(
+        later for earlier, later in itertools.pairwise(times) if later - earlier > allowed
+    )
+
+
+def _broken[T](values: Sequence[T], times: Sequence[datetime], after: frozenset) -> list[T | None]:
+    """`values` (one per time) with a None before each value whose time is in `after`: plotly
+    ends a line at None (connectgaps=False)."""
+    broken: list[T | None] = []
+    for value, moment in zip(values, times, strict=True):
+        if moment in after and broken:
+            broken.append(None)
+        broken.append(value)
+    return broken
+
+
 def _money(variable: str, unit: str) -> str:
     """A hovertemplate piece: the variable with thousands separators and 2 decimals, and unit."""
     return f"%{{{variable}:,.2f}} {unit}"
 
 
-def _band(x: list[str], points: Sequence[TrendPoint], *, unit: str) -> go.Scatter:
-    """The min–max band as one closed shape per run of buckets that have both figures.
+def _band(x: list[str | None], points: Sequence[TrendPoint | None], *, unit: str) -> go.Scatter:
+    """The min–max band as one closed shape per run of buckets that have both figures (a None
+    point, an outage, also ends a run).
 
     plotly's fill="tonexty" between a min and a max line pairs the wrong pieces once either
     line has a gap (the fill crosses the chart), so each run is drawn as a polygon instead:
@@ -151,7 +202,7 @@ def _band(x: list[str], points: Sequence[TrendPoint], *, unit: str) -> go.Scatte
     """
     runs: list[list[int]] = [[]]
     for index, point in enumerate(points):
-        if _finite(point.min) is None or _finite(point.max) is None:
+        if point is None or _finite(point.min) is None or _finite(point.max) is None:
             if runs[-1]:
                 runs.append([])
         else:
@@ -189,7 +240,7 @@ def _band(x: list[str], points: Sequence[TrendPoint], *, unit: str) -> go.Scatte
 
 
 def _product_line(
-    x: list[str], y: Sequence[float | int | None], *, name: str, hover: str, **style: Any
+    x: list[str | None], y: Sequence[float | int | None], *, name: str, hover: str, **style: Any
 ) -> go.Scatter:
     sizes = _isolated_marker_sizes(y)
     return go.Scatter(
@@ -206,14 +257,23 @@ def _product_line(
 
 
 def _offer_line(
-    offer: OfferSeries, index: int, *, count: int, listed: bool, price: str, tz: ZoneInfo
+    offer: OfferSeries,
+    index: int,
+    *,
+    count: int,
+    listed: bool,
+    price: str,
+    tz: ZoneInfo,
+    after_outage: frozenset[datetime],
 ) -> go.Scatter:
     label = plotly_text(offer_label(offer.offer_id))
-    single = len(offer.points) == 1
     colour = OFFER_COLOURS[index % len(OFFER_COLOURS)]
+    times = [at for at, _ in offer.points]
+    y = _broken([value for _, value in offer.points], times, after_outage)
+    sizes = _isolated_marker_sizes(y)
     return go.Scatter(
-        x=[_wall_time(at, tz) for at, _ in offer.points],
-        y=[value for _, value in offer.points],
+        x=_broken([_wall_time(at, tz) for at in times], times, after_outage),
+        y=y,
         # Beyond LEGEND_OFFERS_MAX only the first offer is in the legend, standing for all of
         # them (its legend entry toggles the group); the hover still names each offer.
         name=label if listed or index else f"Offers ({count})",
@@ -222,8 +282,9 @@ def _offer_line(
         # Prices are carried forward between observations: a step, not a slope.
         line={"shape": "hv", "width": 1, "color": colour},
         opacity=0.8,
-        mode="lines+markers" if single else "lines",
-        marker={"size": ISOLATED_MARKER_SIZE} if single else None,
+        # A price seen once (or alone between outages) has no step to draw: a dot, as above.
+        mode="lines+markers" if any(sizes) else "lines",
+        marker={"size": sizes} if any(sizes) else None,
         connectgaps=False,
         hovertemplate=f"{label}: {price}<extra></extra>",
     )

@@ -233,6 +233,7 @@ def product_detail(request, product_id):
                 product_name=product.name,
                 currency=settings.PRICE_CURRENCY,
                 show_offers=show_offers,
+                sync_interval=timedelta(seconds=settings.OFFERS_SYNC_INTERVAL),
             ),
         }
     template = "dashboard/product.html" + (f"#{region}" if region else "")

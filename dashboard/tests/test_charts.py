@@ -28,6 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.charts import (
+    ISOLATED_MARKER_SIZE,
     LEGEND_OFFERS_MAX,
     TITLE_MAX_CHARS,
     offer_label,
@@ -44,6 +45,7 @@ PRAGUE = ZoneInfo("Europe/Prague")
 NEW_YORK = ZoneInfo("America/New_York")
 T0 = datetime(2025, 7, 1, 8, tzinfo=UTC)  # 10:00 in Prague (summer time), 04:00 in New York
 H = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -86,8 +88,16 @@ def offer_series(*prices, start=T0, tz=PRAGUE) -> OfferSeries:
     )
 
 
-def figure_of(trend, *, name="Kettle", currency="CZK", show_offers=True) -> dict:
-    return price_trend_figure(trend, product_name=name, currency=currency, show_offers=show_offers)
+def figure_of(
+    trend, *, name="Kettle", currency="CZK", show_offers=True, sync_interval=MINUTE
+) -> dict:
+    return price_trend_figure(
+        trend,
+        product_name=name,
+        currency=currency,
+        show_offers=show_offers,
+        sync_interval=sync_interval,
+    )
 
 
 # --- Reading figures -----------------------------------------------------------------------------
@@ -189,6 +199,58 @@ def test_a_value_between_gaps_gets_a_dot_and_only_it():
     assert trace(connected, "Mean")["mode"] == "lines"
 
 
+# --- Outages: no bucket, no line ------------------------------------------------------------------
+
+
+def test_an_outage_breaks_every_line_instead_of_bridging_it():
+    """Four hours without a snapshot between 10:00 and 15:00 (Prague): no line crosses them."""
+    times = [T0, T0 + H, T0 + 5 * H, T0 + 6 * H]
+    seen = OfferSeries(uuid.uuid4(), [(t.astimezone(PRAGUE), 100 + i) for i, t in enumerate(times)])
+    figure = figure_of(trend_of([point(t, 100.0 + i) for i, t in enumerate(times)], [seen]))
+
+    x = ["2025-07-01T10:00:00", "2025-07-01T11:00:00", None]
+    x += ["2025-07-01T15:00:00", "2025-07-01T16:00:00"]
+    for name, y in (("Mean", [100.0, 101.0, None, 102.0, 103.0]), ("Weighted mean", None)):
+        line = trace(figure, name)
+        assert line["x"] == x and line["connectgaps"] is False
+        if y:
+            assert line["y"] == y
+    [offer] = offer_traces(figure)
+    assert offer["x"] == x and offer["y"] == [100, 101, None, 102, 103]
+    band = trace(figure, "Min–max")
+    assert band["x"].count(None) == 1  # two polygons
+    assert list(band_by_time(figure)) == [value for value in x if value]
+
+
+@pytest.mark.parametrize(
+    ("bucket", "step", "interval", "broken"),
+    [
+        (Bucket.RAW, 3 * MINUTE, MINUTE, False),  # two syncs missed: not yet stale
+        (Bucket.RAW, 4 * MINUTE, MINUTE, True),
+        (Bucket.RAW, 4 * MINUTE, 2 * MINUTE, False),  # a longer interval allows more
+        (Bucket.MINUTE, 4 * MINUTE, MINUTE, False),
+        (Bucket.MINUTE, 5 * MINUTE, MINUTE, True),
+        (Bucket.HOUR, H + 3 * MINUTE, MINUTE, False),
+        (Bucket.HOUR, 2 * H, MINUTE, True),
+        (Bucket.DAY, 25 * H, MINUTE, False),  # the day summer time ends
+        (Bucket.DAY, 48 * H, MINUTE, True),
+    ],
+)
+def test_an_outage_is_longer_than_the_bucket_and_three_sync_intervals(
+    bucket, step, interval, broken
+):
+    trend = trend_of([point(T0, 1.0), point(T0 + step, 2.0)], bucket=bucket)
+    y = trace(figure_of(trend, sync_interval=interval), "Mean")["y"]
+    assert y == ([1.0, None, 2.0] if broken else [1.0, 2.0])
+
+
+def test_a_point_alone_between_outages_gets_a_dot():
+    times = [T0, T0 + 3 * H, T0 + 6 * H, T0 + 7 * H]
+    mean = trace(figure_of(trend_of([point(t, 100.0) for t in times])), "Mean")
+    assert mean["y"] == [100.0, None, 100.0, None, 100.0, 100.0]
+    assert [size > 0 for size in mean["marker"]["size"]] == [True, False, True, False, False, False]
+
+
 @pytest.mark.django_db
 def test_chart_data_equal_the_selectors_figures(make_product):
     """Real syncs write the history; the chart shows exactly what price_trend answers."""
@@ -209,7 +271,8 @@ def test_chart_data_equal_the_selectors_figures(make_product):
     )
     assert len(trend.points) == 4 and trend.offers  # the history is what the test meant
 
-    figure = figure_of(trend)
+    # Hourly syncs: the missing hour is not an outage (those are tested above).
+    figure = figure_of(trend, sync_interval=H)
 
     x = [wall(p.at, PRAGUE) for p in trend.points]
     assert trace(figure, "Mean")["x"] == x
@@ -309,6 +372,7 @@ def test_one_step_line_per_offer_only_when_asked():
         assert line["y"] == [price for _, price in series.points]
         assert line["hovertemplate"].startswith(f"{line['name']}: %{{y:,.2f}} CZK")
     assert lines[1]["mode"] == "lines+markers"  # a single point is a dot, not an invisible line
+    assert lines[1]["marker"]["size"] == [ISOLATED_MARKER_SIZE]
 
 
 def test_many_offers_share_one_legend_entry():
@@ -445,14 +509,23 @@ maybe = st.one_of(st.none(), st.floats(min_value=1, max_value=1e7, allow_nan=Fal
     means=st.lists(maybe, max_size=40),
     offers=st.lists(st.integers(min_value=1, max_value=40), max_size=8),
     show_offers=st.booleans(),
+    outages=st.sets(st.integers(min_value=0, max_value=39)),
 )
-def test_the_figure_never_holds_more_values_than_the_trend(means, offers, show_offers):
+def test_the_figure_never_holds_more_values_than_the_trend(means, offers, show_offers, outages):
+    # Hourly buckets, with an outage of a further hour before each index in `outages`.
+    times = [T0 + H * (i + sum(1 for o in outages if o <= i)) for i in range(40)]
     trend = trend_of(
-        [point(T0 + H * i, mean) for i, mean in enumerate(means)],
-        [offer_series(*range(100, 100 + length)) for length in offers],
+        [point(times[i], mean) for i, mean in enumerate(means)],
+        [
+            OfferSeries(uuid.uuid4(), [(times[i].astimezone(PRAGUE), 100 + i) for i in range(n)])
+            for n in offers
+        ],
     )
     figure = figure_of(trend, show_offers=show_offers)
-    assert values_in(figure) <= trend.point_count
+    # Besides the Nones that break lines after an outage, at most one per outage and line.
+    separators = sum(1 for o in outages if 0 < o < len(means)) * len(figure["data"])
+    assert values_in(figure) <= trend.point_count + separators
+    assert sum(v is not None for t in figure["data"] for v in t["y"]) <= trend.point_count
     assert band_by_time(figure) == {
         wall(p.at, PRAGUE): (p.min, p.max) for p in trend.points if p.min is not None
     }

@@ -84,7 +84,10 @@ def test_an_unknown_target_or_period_gets_the_full_page_not_an_error(
     assert "<html" in html and "Change over 24 h" in html
 
 
-def test_chart_data_equals_the_selectors_figures(user_client, user, product_with_history):
+def test_chart_data_equals_the_selectors_figures(
+    user_client, user, product_with_history, settings
+):
+    settings.OFFERS_SYNC_INTERVAL = 3600  # the syncs an hour apart are not an outage then
     html = user_client.get(url(product_with_history)).content.decode()
     figure = figure_of(html)
     now = timezone.now()
@@ -97,6 +100,11 @@ def test_chart_data_equals_the_selectors_figures(user_client, user, product_with
     )
     mean = next(trace for trace in figure["data"] if trace["name"] == "Mean")
     assert mean["y"] == [point.mean for point in trend.points]
+
+    settings.OFFERS_SYNC_INTERVAL = 60  # now they are: the line breaks between them
+    figure = figure_of(user_client.get(url(product_with_history)).content.decode())
+    mean = next(trace for trace in figure["data"] if trace["name"] == "Mean")
+    assert mean["y"] == [trend.points[0].mean, None, *[point.mean for point in trend.points[1:]]]
 
 
 def test_the_offers_toggle_adds_one_line_per_offer(user_client, product_with_history):
