@@ -1,0 +1,197 @@
+"""Benchmark: the product page over a long history (HTML size, queries, chart values, time).
+
+    .venv/bin/python bench/product_page.py                    # a year of minute history
+    .venv/bin/python bench/product_page.py --days 30 --offers 20
+
+Works in its own throwaway database (a SQLite file under var/, or with --database-url a new
+database on that PostgreSQL server), deleted at the end. It writes one product with --days of
+snapshots a minute apart (a sync every minute, the default interval) and --offers offers seen
+over the whole history whose prices change every hour, then asks for the product page as its
+owner through Django's test client (the whole view: middleware, selectors, figure, templates;
+no network) for each period, without and with one line per offer. Per page it prints the HTML
+size, the SQL queries, the values in the chart (what plotly draws: the non-empty y values of
+every trace) and the median time of --repeat requests; then each time as a ratio to the 24 h
+page's, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from datetime import timedelta
+
+from _setup import QueryCounter, setup_django, throwaway_database  # bench/ is on sys.path
+
+FIGURE = re.compile(r'<script id="price-figure" type="application/json">(.*?)</script>', re.S)
+PERIODS = ("24h", "7d", "30d", "all")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/product_page.py", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--days", type=int, default=365, help="days of minute history (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--offers",
+        type=int,
+        default=8,
+        help="offers seen over the whole history, each changing price hourly "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="requests per page; the median is printed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgres://user@host:port/maintenance-db): the benchmark "
+        "creates its own database there and drops it afterwards (default: a SQLite file)",
+    )
+    args = parser.parse_args(argv)
+    if min(args.days, args.repeat) < 1 or args.offers < 0:
+        parser.error("--days and --repeat must be >= 1, --offers >= 0")
+    return args
+
+
+def write_history(*, days: int, offers: int):
+    """The product (its owner can sign in), its minute snapshots and its offers' history."""
+    import uuid
+
+    from django.utils import timezone
+    from tqdm import tqdm
+
+    from accounts.models import User
+    from pricing.models import Offer, OfferObservation
+    from pricing.testing import minute_snapshots
+    from products.models import Product
+
+    owner = User.objects.create_user(email="bench@example.com", password=None)
+    # bulk_create sends no post_save: nothing is registered, no task reaches a queue.
+    [product] = Product.objects.bulk_create(
+        [Product(owner=owner, name="Bench product", registration_state="registered")]
+    )
+    now = timezone.now().replace(second=0, microsecond=0)
+    start = now - timedelta(days=days)
+    print(f"Writing {days * 24 * 60:,} minute snapshots …", file=sys.stderr)
+    minute_snapshots(product, start=start, count=days * 24 * 60)
+    hours = days * 24
+    for k in tqdm(range(offers), desc="offers", leave=False):
+        offer = Offer.objects.create(
+            product=product,
+            offer_id=uuid.uuid4(),
+            price=1000 + k,
+            items_in_stock=5,
+            is_current=True,
+            first_seen_at=start,
+            last_seen_at=now - timedelta(minutes=1),
+        )
+        OfferObservation.objects.bulk_create(
+            (
+                OfferObservation(
+                    offer=offer,
+                    product=product,
+                    observed_at=start + timedelta(hours=h),
+                    price=1000 + k * 10 + h % 13,
+                    items_in_stock=5,
+                )
+                for h in range(hours)
+            ),
+            batch_size=5000,
+        )
+    product.last_synced_at = now - timedelta(minutes=1)
+    product.save(update_fields=["last_synced_at"])
+    return owner, product
+
+
+def chart_values(html: str) -> int:
+    match = FIGURE.search(html)
+    if not match:
+        return 0
+    figure = json.loads(match.group(1))
+    return sum(value is not None for trace in figure["data"] for value in trace.get("y", []))
+
+
+def measure(client, url: str, repeat: int) -> dict:
+    from django.db import connection
+
+    counter = QueryCounter()
+    seconds = []
+    for _ in range(repeat):
+        counter.count = 0
+        with connection.execute_wrapper(counter):
+            began = time.perf_counter()
+            response = client.get(url)
+            seconds.append(time.perf_counter() - began)
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}")
+    html = response.content.decode()
+    return {
+        "bytes": len(response.content),
+        "queries": counter.count,
+        "values": chart_values(html),
+        "ms": statistics.median(seconds) * 1000,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    import os
+
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("SECURE_COOKIES", "false")
+    with throwaway_database(args.database_url, prefix="bench_page") as database_url:
+        setup_django(database_url=database_url)
+        from django.conf import settings
+        from django.db import connection
+        from django.test import Client, override_settings
+        from django.urls import reverse
+
+        from pricing.selectors import MAX_TREND_POINTS
+
+        owner, product = write_history(days=args.days, offers=args.offers)
+        # Production serves hashed names from collectstatic's manifest; there is none here.
+        plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+        override_settings(STORAGES=settings.STORAGES | {"staticfiles": plain}).enable()
+        client = Client()
+        client.force_login(owner)
+        page = reverse("dashboard:product", args=[product.pk])
+        client.get(page)  # warm up: template loading, first connection
+
+        print(
+            f"One product, {args.days} days of minute snapshots, {args.offers} offers changing "
+            f"hourly; {connection.vendor}; the chart's cap is {MAX_TREND_POINTS:,} values; "
+            f"median of {args.repeat} requests; currency {settings.PRICE_CURRENCY}."
+        )
+        print(f"\n{'page':<22} {'HTML bytes':>10} {'queries':>8} {'chart values':>13} {'ms':>8}")
+        rows = {}
+        for period in PERIODS:
+            for offers in (False, True):
+                label = f"period={period}" + ("&offers=1" if offers else "")
+                rows[label] = measure(client, f"{page}?{label}", args.repeat)
+                row = rows[label]
+                print(
+                    f"{label:<22} {row['bytes']:>10,} {row['queries']:>8} "
+                    f"{row['values']:>13,} {row['ms']:>8.1f}"
+                )
+        base = rows["period=24h"]["ms"]
+        print("\nTime relative to the 24 h page, same run:")
+        for label, row in rows.items():
+            print(f"  {label:<22} {row['ms'] / base:5.2f}×")
+        over = [label for label, row in rows.items() if row["values"] > MAX_TREND_POINTS]
+        if over:
+            print(f"Over the cap: {', '.join(over)}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
