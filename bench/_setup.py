@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -16,6 +17,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "site")]
 
 
 # --- A throwaway database ------------------------------------------------------------------------
+
+
+def add_database_argument(parser: argparse.ArgumentParser) -> None:
+    """--database-url, the server that throwaway_database uses."""
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgres://user@host:port/maintenance-db): the benchmark "
+        "creates its own database there and drops it afterwards (default: a SQLite file)",
+    )
 
 
 @contextmanager

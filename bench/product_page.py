@@ -24,7 +24,12 @@ import sys
 import time
 from datetime import timedelta
 
-from _setup import QueryCounter, setup_django, throwaway_database  # bench/ is on sys.path
+from _setup import (  # bench/ is on sys.path
+    QueryCounter,
+    add_database_argument,
+    setup_django,
+    throwaway_database,
+)
 
 FIGURE = re.compile(r'<script id="price-figure" type="application/json">(.*?)</script>', re.S)
 PERIODS = ("24h", "7d", "30d", "all")
@@ -50,11 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5,
         help="requests per page; the median is printed (default: %(default)s)",
     )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server (postgres://user@host:port/maintenance-db): the benchmark "
-        "creates its own database there and drops it afterwards (default: a SQLite file)",
-    )
+    add_database_argument(parser)
     args = parser.parse_args(argv)
     if min(args.days, args.repeat) < 1 or args.offers < 0:
         parser.error("--days and --repeat must be >= 1, --offers >= 0")

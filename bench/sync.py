@@ -25,7 +25,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from _setup import QueryCounter, setup_django, throwaway_database  # bench/ is on sys.path
+from _setup import (  # bench/ is on sys.path
+    QueryCounter,
+    add_database_argument,
+    setup_django,
+    throwaway_database,
+)
 
 # (product id) → frozenset of (offer id, price, stock): what a pass left as current offers.
 CurrentOffers = dict[uuid.UUID, frozenset[tuple[uuid.UUID, int, int]]]
@@ -52,11 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="also run our sync with this many threads, as an extra pass (default: 1, none)",
     )
-    parser.add_argument(
-        "--database-url",
-        help="a PostgreSQL server (postgres://user@host:port/maintenance-db): the benchmark "
-        "creates its own database there and drops it afterwards (default: a SQLite file)",
-    )
+    add_database_argument(parser)
     parser.add_argument(
         "--rounds",
         type=int,
