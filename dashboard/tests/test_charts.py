@@ -504,7 +504,7 @@ def test_the_figure_is_plain_json_through_json_script():
 maybe = st.one_of(st.none(), st.floats(min_value=1, max_value=1e7, allow_nan=False))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(
     means=st.lists(maybe, max_size=40),
     offers=st.lists(st.integers(min_value=1, max_value=40), max_size=8),
