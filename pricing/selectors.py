@@ -50,11 +50,9 @@ from django.db.models.functions import (
     Greatest,
     Least,
     RowNumber,
-    TruncDay,
-    TruncHour,
-    TruncMinute,
 )
 
+from pricing.db_functions import ZoneTrunc, zone_offsets
 from pricing.models import Offer, OfferObservation, ProductSnapshot, SyncRun
 from pricing.statistics import OfferStatistics, offer_statistics, percentage_change
 from products.models import Product
@@ -429,7 +427,6 @@ class Trend:
         )
 
 
-_TRUNCATE = {Bucket.MINUTE: TruncMinute, Bucket.HOUR: TruncHour, Bucket.DAY: TruncDay}
 _UNIT = {Bucket.MINUTE: timedelta(minutes=1), Bucket.HOUR: timedelta(hours=1)}
 _FINEST_FIRST = (Bucket.RAW, Bucket.MINUTE, Bucket.HOUR, Bucket.DAY)
 
@@ -460,6 +457,8 @@ class _Grid:
 
     bucket: Bucket
     zone: ZoneInfo
+    # The zone's UTC offsets over the period (db_functions.zone_offsets), for ZoneTrunc.
+    offsets: tuple[tuple[datetime, int], ...]
 
     @classmethod
     def of(cls, bucket: Bucket, tz: ZoneInfo, start: datetime, end: datetime) -> _Grid:
@@ -467,13 +466,13 @@ class _Grid:
         if bucket is Bucket.RAW or (
             bucket in _UNIT and _offsets_are_whole(tz, start, end, _UNIT[bucket])
         ):
-            return cls(bucket, ZoneInfo("UTC"))
-        return cls(bucket, tz)
+            return cls(bucket, ZoneInfo("UTC"), ((start, 0),))
+        return cls(bucket, tz, tuple(zone_offsets(tz, start, end)))
 
     def expression(self, field: str) -> Expression:
         if self.bucket is Bucket.RAW:
             return F(field)
-        return _TRUNCATE[self.bucket](field, tzinfo=self.zone)
+        return ZoneTrunc(field, kind=self.bucket.value, tzinfo=self.zone, offsets=self.offsets)
 
     def key(self, moment: datetime) -> datetime:
         """The wall time (naive, in `zone`) of the bucket holding `moment`, as the database

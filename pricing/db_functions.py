@@ -1,0 +1,99 @@
+"""Truncating times to minutes, hours or days in a time zone, natively on every database.
+
+Django's Trunc functions are native SQL on PostgreSQL, but on SQLite they call a Python function
+for every row: 3.3 s of a 3.6 s chart for a year of minute snapshots. `ZoneTrunc` gives the same
+answer there with SQLite's own C functions (~10× faster): the zone's UTC offsets over the period
+are known in advance (a few changes a year), so a CASE picks each row's offset and strftime
+shifts and cuts the time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db.models.functions.datetime import TruncBase
+
+_SQLITE_FORMAT = {
+    "minute": "%Y-%m-%d %H:%M:00",
+    "hour": "%Y-%m-%d %H:00:00",
+    "day": "%Y-%m-%d 00:00:00",
+}
+
+
+def zone_offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """`zone`'s UTC offsets over [start, end] (aware): [(since, seconds), ...], oldest first,
+    the first `since` being `start`. Each change is found to the second (tz database changes
+    fall on whole seconds) by bisecting between daily samples: a zone changes its offset a few
+    times a year at most, never twice in a day."""
+
+    def offset(epoch: float) -> int:
+        moment = datetime.fromtimestamp(epoch, zone)
+        return int((moment.utcoffset() or timedelta(0)).total_seconds())
+
+    changes = [(start, offset(start.timestamp()))]
+    day = 86400
+    low, last = int(start.timestamp()), end.timestamp()
+    while low < last:
+        high = min(low + day, int(last) + 1)
+        if offset(high) != changes[-1][1]:
+            before, after = low, high  # offset(before) is the current one, offset(after) not
+            while after - before > 1:
+                middle = (before + after) // 2
+                if offset(middle) == changes[-1][1]:
+                    before = middle
+                else:
+                    after = middle
+            changes.append((datetime.fromtimestamp(after, start.tzinfo), offset(after)))
+        low = high
+    return changes
+
+
+class ZoneTrunc(TruncBase):
+    """Trunc(field, kind, tzinfo=zone): the start of the minute, hour or day holding each time,
+    as wall-clock time in `zone` (made aware in `zone` when read, as Django's Trunc is).
+
+    `offsets` (zone_offsets over the period queried) must cover every time the query reads;
+    the database's own Trunc is used where it is native (everywhere but SQLite).
+    """
+
+    def __init__(
+        self,
+        expression: Any,
+        *,
+        kind: str,
+        tzinfo: ZoneInfo,
+        offsets: Sequence[tuple[datetime, int]],
+    ) -> None:
+        if kind not in _SQLITE_FORMAT:
+            raise ValueError(f"kind must be one of {', '.join(_SQLITE_FORMAT)}, not {kind!r}")
+        if not offsets:
+            raise ValueError("offsets must hold at least the offset at the period's start")
+        self.kind = kind
+        self.offsets = tuple(offsets)
+        super().__init__(expression, tzinfo=tzinfo)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        field, field_params = compiler.compile(self.lhs)
+        form = _SQLITE_FORMAT[self.kind]
+
+        def cut(seconds: int) -> tuple[str, list[Any]]:
+            # strftime reads the stored UTC text ("YYYY-MM-DD HH:MM:SS[.ffffff]"), shifts it by
+            # the modifier and formats the result. Only the first 19 characters: it would round
+            # 23:59:59.9999 up to the next day.
+            sql = f"strftime(%s, substr({field}, 1, 19), %s)"
+            return sql, [form, *field_params, f"{seconds:+d} seconds"]
+
+        *earlier, (_, latest) = self.offsets
+        if not earlier:
+            return cut(latest)
+        sql, params = "CASE", []
+        for (_, seconds), (until, _) in itertools.pairwise(self.offsets):
+            then, then_params = cut(seconds)
+            sql += f" WHEN {field} < %s THEN {then}"
+            params += [*field_params, connection.ops.adapt_datetimefield_value(until), *then_params]
+        otherwise, otherwise_params = cut(latest)
+        return f"{sql} ELSE {otherwise} END", [*params, *otherwise_params]
