@@ -84,9 +84,7 @@ def test_an_unknown_target_or_period_gets_the_full_page_not_an_error(
     assert "<html" in html and "Change over 24 h" in html
 
 
-def test_chart_data_equals_the_selectors_figures(
-    user_client, user, product_with_history, settings
-):
+def test_chart_data_equals_the_selectors_figures(user_client, user, product_with_history, settings):
     settings.OFFERS_SYNC_INTERVAL = 3600  # the syncs an hour apart are not an outage then
     html = user_client.get(url(product_with_history)).content.decode()
     figure = figure_of(html)
