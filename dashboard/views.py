@@ -187,7 +187,8 @@ def _htmx_message_response(request, *, status: int, events: str = "") -> HttpRes
 # --- The product page ---------------------------------------------------------------------------
 
 PRODUCT_PAGE_REGIONS = {"product-live", "offers-table"}  # the regions that refresh themselves
-SYNC_WATCH_LIMIT = timedelta(minutes=1)  # "Sync now" stops showing "syncing" after this
+# "Sync now" (or a new product's first sync) stops showing "syncing" after this.
+SYNC_WATCH_LIMIT = timedelta(minutes=1)
 
 
 @login_required
@@ -244,7 +245,9 @@ def product_detail(request, product_id):
 
 
 def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, bool]:
-    """After "Sync now" the offers table polls with ?syncing=<when it was asked>.
+    """After "Sync now" the offers table polls with ?syncing=<when it was asked>. A new product
+    is watched the same way from its creation until its first sync, so that its first offers
+    show within seconds, not at the next regular refresh.
 
     Returns (the time it is still waiting since, or None; whether it has just finished).
     """
@@ -253,6 +256,8 @@ def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, boo
         since = parse_datetime(request.GET.get("syncing", "").replace(" ", "+"))
     except ValueError:  # well-formed but impossible, like month 13
         since = None
+    if since is None and _awaiting_first_sync(product, now=now):
+        return product.created_at, False
     if since is None or timezone.is_naive(since):
         return None, False
     finished = any(
@@ -262,6 +267,17 @@ def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, boo
     if finished or now - since > SYNC_WATCH_LIMIT:
         return None, True
     return since, False
+
+
+def _awaiting_first_sync(product: Product, *, now) -> bool:
+    """Created moments ago, and neither synced nor failed yet: its first sync is coming."""
+    return (
+        product.last_synced_at is None
+        and product.last_sync_error_at is None
+        and not product.is_suspended
+        and product.registration_state != Product.RegistrationState.FAILED
+        and now - product.created_at <= SYNC_WATCH_LIMIT
+    )
 
 
 @login_required

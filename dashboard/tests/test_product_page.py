@@ -16,6 +16,7 @@ from pricing.models import Offer, OfferObservation, ProductSnapshot
 from pricing.offers_client import OfferData
 from pricing.selectors import price_trend
 from pricing.services import offers_store
+from products.models import Product
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,29 @@ def test_empty_states_before_the_first_data(user_client, make_product):
     assert "No price history yet" in html
     assert "Waiting for the first offers" in html
     assert "price-figure" not in html
+
+
+def test_a_new_product_is_watched_until_its_first_sync(user_client, make_product):
+    product = make_product("New")
+    html = user_client.get(url(product)).content.decode()
+    # The table polls each second, as after "Sync now", from the product's creation.
+    since = re.search(r'hx-get="[^"]*\?syncing=([^"&]+)"\s+hx-trigger="every 1s"', html)
+    assert since, "the offers table does not watch for the first sync"
+    poll = url(product) + f"?syncing={since.group(1)}"
+    table = {**HTMX, "HX-Target": "offers-table"}
+    assert "HX-Trigger" not in user_client.get(poll, headers=table)
+
+    offers_store(product=product, offers=[OfferData(uuid.uuid4(), 100, 1)], at=timezone.now())
+    done = user_client.get(poll, headers=table)
+    assert done["HX-Trigger"] == "product-synced"  # the statistics and the chart refresh too
+    assert "every 1s" not in done.content.decode()
+
+
+def test_an_old_product_without_a_sync_is_not_polled_each_second(user_client, make_product):
+    product = make_product("Stuck")
+    Product.objects.filter(pk=product.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    html = user_client.get(url(product)).content.decode()
+    assert "every 1s" not in html and "syncing=" not in html
 
 
 def test_queries_bounded_with_30_days_of_minute_history(
