@@ -349,7 +349,9 @@ def _layout(
         },
         yaxis={
             "title": {"text": f"Price ({unit})"},
-            "tickformat": ",.0f",
+            # Thousands separators, and decimals only where the ticks need them: a narrow
+            # range (one price) ticks every 0.5, and ",.0f" labelled 292.5 as "293" twice.
+            "tickformat": ",.2~f",
             "gridcolor": GRID_COLOUR,
             "zeroline": False,
             "automargin": True,

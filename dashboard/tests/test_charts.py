@@ -453,7 +453,7 @@ def test_the_currency_is_in_the_axis_title_and_every_hover():
     figure = figure_of(trend_of([point(T0, 1.0)], [offer_series(1)]), currency="EUR")
     layout = figure["layout"]
     assert layout["yaxis"]["title"]["text"] == "Price (EUR)"
-    assert layout["yaxis"]["tickformat"] == ",.0f"
+    assert layout["yaxis"]["tickformat"] == ",.2~f"
     for line in figure["data"]:
         assert re.search(r":,\.2f} EUR<extra></extra>$", line["hovertemplate"]), line["name"]
     assert "%{y:,.2f} EUR" in trace(figure, "Mean")["hovertemplate"]
@@ -661,6 +661,15 @@ def test_charts_draw_in_a_browser_with_local_times_and_text_titles(chromium_page
     hover.get_by_text("Mean: 1,002.00 CZK").wait_for()
     assert "1 Jul 2025, 12:00" in hover.text_content()
     assert "Min–max: 992.00 – 1,012.00 CZK" in hover.text_content()
+    # Price ticks: thousands separators; decimals only where needed, so never two alike.
+    ticks = chart.locator(".ytick text").all_text_contents()
+    assert "1,000" in ticks and all("." not in tick for tick in ticks)
+    page.evaluate(
+        "Plotly.relayout(document.querySelector('[data-figure=price-trend-data]'),"
+        " {'yaxis.range': [291, 293]})"
+    )
+    narrow = chart.locator(".ytick text").all_text_contents()
+    assert len(narrow) > 2 and len(set(narrow)) == len(narrow) and "291.5" in narrow, narrow
     # The broken figure is a warning, not an error, and the other chart still drew.
     [warning] = warnings  # once, though htmx:load reaches it again
     assert "chart-broken" in warning and "not valid JSON" in warning
