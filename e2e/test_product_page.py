@@ -55,7 +55,8 @@ def test_offers_and_chart_update_on_their_own(
     first_chart = wait_until(
         lambda: page.evaluate(CHART_POINTS), timeout=10, message="the chart drawn with data"
     )
-    assert first_chart["y"] and all(value is not None for value in first_chart["y"])
+    # Some prices (a sync that found no offers, as a new product's first may, is a gap).
+    assert any(value is not None for value in first_chart["y"])
     first_offers = offers_text(page)
 
     # Nobody touches the page: the table and the chart refresh themselves.
