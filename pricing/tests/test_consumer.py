@@ -14,9 +14,11 @@ pytestmark = pytest.mark.slow
 FAST = {"OFFERS_RETRIES": "1", "OFFERS_RETRY_BACKOFF": "0.1", "OFFERS_READ_TIMEOUT": "3"}
 
 
-def registered_with_offers(product_id):
+def registered_and_synced(product_id):
+    # Not "with offers": about one simulated product in ten starts with none, and a sync that
+    # finds none is a success too (it stores an empty snapshot).
     product = Product.objects.get(pk=product_id)
-    return product.is_registered and product.last_synced_at and product.offers.current().exists()
+    return product.is_registered and product.last_synced_at is not None
 
 
 def test_a_created_product_is_registered_and_its_offers_arrive(
@@ -25,11 +27,12 @@ def test_a_created_product_is_registered_and_its_offers_arrive(
     huey_consumer(**FAST)
     product = product_create(owner=user, name="Kettle")  # commits: transactional database
     wait_until(
-        lambda: registered_with_offers(product.pk),
+        lambda: registered_and_synced(product.pk),
         timeout=30,
         message=lambda: f"product registered and synced by the consumer\n{huey_consumer.logs()}",
     )
     assert offers_simulator.stats()["register"] == {"201": 1}
+    assert ProductSnapshot.objects.filter(product=product).exists()
 
 
 def test_a_restarted_simulator_that_forgot_everything_heals_within_two_intervals(
@@ -44,7 +47,7 @@ def test_a_restarted_simulator_that_forgot_everything_heals_within_two_intervals
         schedule_sync_runs()  # what the scheduler does each minute, now rather than at :00
         product = product_create(owner=user, name="Kettle")
         wait_until(
-            lambda: registered_with_offers(product.pk), timeout=30, message=huey_consumer.logs()
+            lambda: registered_and_synced(product.pk), timeout=30, message=huey_consumer.logs()
         )
         # History accumulates every interval.
         wait_until(
