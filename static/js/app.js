@@ -23,9 +23,11 @@
 
   // Forms and confirmations load into the page's <dialog>: open it when content arrives,
   // close it when the server says the change is done ("dialog-close") or the user cancels.
+  // Opened once htmx has settled the content: htmx focuses [autofocus] when it settles, and a
+  // dialog already open would have its focus pulled back from where the user had tabbed.
   function dialogOf(element) { return element && element.closest("dialog"); }
 
-  document.addEventListener("htmx:afterSwap", function (event) {
+  document.addEventListener("htmx:afterSettle", function (event) {
     if (event.detail.target.id !== "dialog-body") return;
     var dialog = dialogOf(event.detail.target);
     if (dialog && !dialog.open) {
