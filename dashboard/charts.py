@@ -60,6 +60,8 @@ TITLE_MAX_CHARS = 40
 _BUCKET_LENGTH = {
     Bucket.RAW: timedelta(0),
     Bucket.MINUTE: timedelta(minutes=1),
+    Bucket.FIVE_MINUTES: timedelta(minutes=5),
+    Bucket.FIFTEEN_MINUTES: timedelta(minutes=15),
     Bucket.HOUR: timedelta(hours=1),
     Bucket.DAY: timedelta(hours=25),
 }
@@ -67,6 +69,8 @@ _BUCKET_LENGTH = {
 _HOVER_TIME_FORMAT = {
     Bucket.RAW: "%-d %b %Y, %H:%M:%S",
     Bucket.MINUTE: "%-d %b %Y, %H:%M",
+    Bucket.FIVE_MINUTES: "%-d %b %Y, %H:%M",
+    Bucket.FIFTEEN_MINUTES: "%-d %b %Y, %H:%M",
     Bucket.HOUR: "%-d %b %Y, %H:%M",
     Bucket.DAY: "%-d %b %Y",
 }

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import NotSupportedError
 from django.db.models.functions.datetime import TruncBase
 
 _SQLITE_FORMAT = {
@@ -22,6 +23,9 @@ _SQLITE_FORMAT = {
     "hour": "%Y-%m-%d %H:00:00",
     "day": "%Y-%m-%d 00:00:00",
 }
+# Kinds no Trunc knows: bins of so many seconds, aligned on the hour (they divide it).
+_BIN_SECONDS = {"5min": 300, "15min": 900}
+KINDS = (*_SQLITE_FORMAT, *_BIN_SECONDS)
 
 
 def zone_offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
@@ -53,8 +57,9 @@ def zone_offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[d
 
 
 class ZoneTrunc(TruncBase):
-    """Trunc(field, kind, tzinfo=zone): the start of the minute, hour or day holding each time,
-    as wall-clock time in `zone` (made aware in `zone` when read, as Django's Trunc is).
+    """Trunc(field, kind, tzinfo=zone): the start of the minute, 5 or 15 minutes, hour or day
+    holding each time, as wall-clock time in `zone` (made aware in `zone` when read, as
+    Django's Trunc is). SQLite and PostgreSQL only (5/15 minutes: PostgreSQL's date_bin).
 
     `offsets` (zone_offsets over the period queried) must cover every time the query reads;
     the database's own Trunc is used where it is native (everywhere but SQLite).
@@ -68,24 +73,40 @@ class ZoneTrunc(TruncBase):
         tzinfo: ZoneInfo,
         offsets: Sequence[tuple[datetime, int]],
     ) -> None:
-        if kind not in _SQLITE_FORMAT:
-            raise ValueError(f"kind must be one of {', '.join(_SQLITE_FORMAT)}, not {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if not offsets:
             raise ValueError("offsets must hold at least the offset at the period's start")
         self.kind = kind
         self.offsets = tuple(offsets)
         super().__init__(expression, tzinfo=tzinfo)
 
+    def as_sql(self, compiler, connection, **extra_context):
+        if self.kind in _BIN_SECONDS:
+            raise NotSupportedError(f"{self.kind} buckets on {connection.vendor}")
+        return super().as_sql(compiler, connection)
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        if self.kind not in _BIN_SECONDS:
+            return super().as_sql(compiler, connection)  # DATE_TRUNC … AT TIME ZONE: native
+        field, field_params = compiler.compile(self.lhs)
+        # The local wall time, binned from a local midnight: naive, as DATE_TRUNC's would be.
+        sql = f"date_bin(%s::interval, {field} AT TIME ZONE %s, TIMESTAMP '2000-01-01')"
+        return sql, [f"{_BIN_SECONDS[self.kind]} seconds", *field_params, self.get_tzname()]
+
     def as_sqlite(self, compiler, connection, **extra_context):
         field, field_params = compiler.compile(self.lhs)
-        form = _SQLITE_FORMAT[self.kind]
 
         def cut(seconds: int) -> tuple[str, list[Any]]:
             # strftime reads the stored UTC text ("YYYY-MM-DD HH:MM:SS[.ffffff]"), shifts it by
             # the modifier and formats the result. Only the first 19 characters: it would round
             # 23:59:59.9999 up to the next day.
-            sql = f"strftime(%s, substr({field}, 1, 19), %s)"
-            return sql, [form, *field_params, f"{seconds:+d} seconds"]
+            shift = [*field_params, f"{seconds:+d} seconds"]
+            if self.kind in _BIN_SECONDS:  # the shifted time's epoch seconds, floored to a bin
+                width = _BIN_SECONDS[self.kind]
+                epoch = f"CAST(strftime(%s, substr({field}, 1, 19), %s) AS INTEGER)"
+                return f"datetime({epoch} / {width} * {width}, 'unixepoch')", ["%s", *shift]
+            return f"strftime(%s, substr({field}, 1, 19), %s)", [_SQLITE_FORMAT[self.kind], *shift]
 
         *earlier, (_, latest) = self.offsets
         if not earlier:

@@ -322,9 +322,24 @@ class Bucket(StrEnum):
 
     RAW = "raw"
     MINUTE = "minute"
+    # Between minutes and hours: a day of minute snapshots is 5,760 values (over the cap), and
+    # hour buckets would flatten the day a user watches minute by minute into 24 points.
+    FIVE_MINUTES = "5min"
+    FIFTEEN_MINUTES = "15min"
     HOUR = "hour"
     DAY = "day"
     AUTO = "auto"
+
+    @property
+    def span(self) -> str:
+        """What one point covers, for people ("5 minutes"); "" for RAW and AUTO."""
+        return {
+            "minute": "1 minute",
+            "5min": "5 minutes",
+            "15min": "15 minutes",
+            "hour": "1 hour",
+            "day": "1 day",
+        }.get(self.value, "")
 
 
 class TrendTooLarge(ValueError):
@@ -427,8 +442,20 @@ class Trend:
         )
 
 
-_UNIT = {Bucket.MINUTE: timedelta(minutes=1), Bucket.HOUR: timedelta(hours=1)}
-_FINEST_FIRST = (Bucket.RAW, Bucket.MINUTE, Bucket.HOUR, Bucket.DAY)
+_UNIT = {
+    Bucket.MINUTE: timedelta(minutes=1),
+    Bucket.FIVE_MINUTES: timedelta(minutes=5),
+    Bucket.FIFTEEN_MINUTES: timedelta(minutes=15),
+    Bucket.HOUR: timedelta(hours=1),
+}
+_FINEST_FIRST = (
+    Bucket.RAW,
+    Bucket.MINUTE,
+    Bucket.FIVE_MINUTES,
+    Bucket.FIFTEEN_MINUTES,
+    Bucket.HOUR,
+    Bucket.DAY,
+)
 
 
 def _offsets_are_whole(tz: ZoneInfo, start: datetime, end: datetime, unit: timedelta) -> bool:
@@ -450,7 +477,7 @@ def _offsets_are_whole(tz: ZoneInfo, start: datetime, end: datetime, unit: timed
 class _Grid:
     """How one bucket size cuts time, identically in the database and in Python.
 
-    Minutes and hours are cut in UTC whenever the zone's offsets are whole minutes or hours
+    Minutes (1, 5, 15) and hours are cut in UTC whenever the zone's offsets are whole buckets
     during the period: the same boundaries, and the repeated hour at the end of summer time
     stays two buckets instead of being merged by its local name. Days are cut in the zone.
     """
@@ -483,6 +510,9 @@ class _Grid:
                 return local
             case Bucket.MINUTE:
                 return local.replace(second=0, microsecond=0)
+            case Bucket.FIVE_MINUTES | Bucket.FIFTEEN_MINUTES:
+                minute = local.minute - local.minute % (_UNIT[self.bucket] // timedelta(minutes=1))
+                return local.replace(minute=minute, second=0, microsecond=0)
             case Bucket.HOUR:
                 return local.replace(minute=0, second=0, microsecond=0)
             case _:

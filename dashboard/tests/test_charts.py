@@ -230,6 +230,8 @@ def test_an_outage_breaks_every_line_instead_of_bridging_it():
         (Bucket.RAW, 4 * MINUTE, 2 * MINUTE, False),  # a longer interval allows more
         (Bucket.MINUTE, 4 * MINUTE, MINUTE, False),
         (Bucket.MINUTE, 5 * MINUTE, MINUTE, True),
+        (Bucket.FIVE_MINUTES, 8 * MINUTE, MINUTE, False),
+        (Bucket.FIVE_MINUTES, 9 * MINUTE, MINUTE, True),
         (Bucket.HOUR, H + 3 * MINUTE, MINUTE, False),
         (Bucket.HOUR, 2 * H, MINUTE, True),
         (Bucket.DAY, 25 * H, MINUTE, False),  # the day summer time ends
@@ -343,7 +345,13 @@ def test_the_repeated_hour_at_the_end_of_summer_time_keeps_both_buckets():
 
 @pytest.mark.parametrize(
     ("bucket", "shown"),
-    [(Bucket.RAW, "%H:%M:%S"), (Bucket.MINUTE, "%H:%M"), (Bucket.DAY, "%Y")],
+    [
+        (Bucket.RAW, "%H:%M:%S"),
+        (Bucket.MINUTE, "%H:%M"),
+        (Bucket.FIVE_MINUTES, "%H:%M"),
+        (Bucket.FIFTEEN_MINUTES, "%H:%M"),
+        (Bucket.DAY, "%Y"),
+    ],
 )
 def test_the_hover_shows_the_time_to_the_buckets_precision(bucket, shown):
     hoverformat = figure_of(trend_of([point(T0, 1.0)], bucket=bucket))["layout"]["xaxis"][

@@ -173,6 +173,10 @@ def test_queries_bounded_with_30_days_of_minute_history(
         response = user_client.get(url(product, period="30d", offers=1))
     figure = figure_of(response.content.decode())
     assert sum(len(trace.get("x", [])) for trace in figure["data"]) <= 5000
+    # The last 24 h of that minute history: 5-minute points, and the page says so.
+    html = user_client.get(url(product)).content.decode()
+    assert re.search(r"2(88|89) points, each averaging 5 minutes · times in UTC", html)
+    assert "1 point, one per sync" in user_client.get(url(make_product("New", [(1, 1)]))).text
 
 
 def test_sync_now_enqueues_a_sync_and_shows_it_running(

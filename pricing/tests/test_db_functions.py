@@ -1,4 +1,4 @@
-"""ZoneTrunc: the same buckets as Django's Trunc, natively on SQLite too."""
+"""ZoneTrunc: the same buckets as Django's Trunc, natively on SQLite too, and 5/15 minutes."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +46,7 @@ def moments_around_changes(zone: ZoneInfo) -> list[datetime]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["minute", "hour", "day"])
+@pytest.mark.parametrize("kind", ["minute", "5min", "15min", "hour", "day"])
 @pytest.mark.parametrize(
     "zone",
     ["UTC", "Europe/Prague", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"],
@@ -62,16 +62,17 @@ def test_buckets_equal_djangos_trunc(product, kind, zone):
     ours = snapshots.annotate(
         at=ZoneTrunc("taken_at", kind=kind, tzinfo=zone, offsets=zone_offsets(zone, *YEAR_2025))
     ).values_list("taken_at", "at")
-    django = snapshots.annotate(at=DJANGO_TRUNC[kind]("taken_at", tzinfo=zone)).values_list(
-        "taken_at", "at"
-    )
     assert len(ours) == len(moments)
-    assert list(ours) == list(django)
-    # And what both mean: the wall-clock start of the bucket in the zone.
+    if kind in DJANGO_TRUNC:  # 5 and 15 minutes are ours alone
+        django = snapshots.annotate(at=DJANGO_TRUNC[kind]("taken_at", tzinfo=zone))
+        assert list(ours) == list(django.values_list("taken_at", "at"))
+    # What it means: the wall-clock start of the bucket in the zone.
     for moment, at in ours:
         local = moment.astimezone(zone).replace(tzinfo=None)
         expected = {
             "minute": local.replace(second=0, microsecond=0),
+            "5min": local.replace(minute=local.minute // 5 * 5, second=0, microsecond=0),
+            "15min": local.replace(minute=local.minute // 15 * 15, second=0, microsecond=0),
             "hour": local.replace(minute=0, second=0, microsecond=0),
             "day": local.replace(hour=0, minute=0, second=0, microsecond=0),
         }[kind]

@@ -400,8 +400,20 @@ def test_auto_picks_the_finest_bucket_that_fits(product):
     snapshots(product, *every(M, count=24 * 60))
     hour = price_trend(product=product, start=T0, end=T0 + H, tz=PRAGUE)
     assert hour.bucket == Bucket.RAW and len(hour.points) == 60
+    # A day of minutes is 5,760 values: 5-minute buckets, not hours, keep the day's shape.
     day = price_trend(product=product, start=T0, end=T0 + timedelta(days=1), tz=PRAGUE)
-    assert day.bucket == Bucket.HOUR and len(day.points) == 24
+    assert day.bucket == Bucket.FIVE_MINUTES and len(day.points) == 288
+    assert [p.at.astimezone(UTC) for p in day.points[:2]] == [T0, T0 + 5 * M]
+    assert day.points[0].mean == sum(100.0 for _ in range(5)) / 5
+
+
+def test_a_week_of_minutes_is_drawn_in_quarter_hours(product):
+    minute_snapshots(product, start=T0, count=7 * 24 * 60)
+    week = price_trend(product=product, start=T0, end=T0 + timedelta(days=7), tz=PRAGUE)
+    assert week.bucket == Bucket.FIFTEEN_MINUTES and len(week.points) == 7 * 24 * 4
+    # Minutes 0..14 of the first quarter hour: prices 100 + i mod 7.
+    assert week.points[0].mean == pytest.approx(sum(100 + i % 7 for i in range(15)) / 15)
+    assert (week.points[0].min, week.points[0].max) == (100, 106)
 
 
 def test_an_empty_period_has_no_points_and_no_change(product):
