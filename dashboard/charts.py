@@ -55,14 +55,15 @@ LEGEND_OFFERS_MAX = 4
 ISOLATED_MARKER_SIZE = 6
 TITLE_MAX_CHARS = 40
 
-# How far apart two neighbouring buckets' starts are when no sync was missed between them. A
-# day is 25 hours at the end of summer time.
+# How far apart two neighbouring buckets' starts are when no sync was missed between them. At
+# the end of summer time a day is 25 hours, and a local 6-hour bucket 7.
 _BUCKET_LENGTH = {
     Bucket.RAW: timedelta(0),
     Bucket.MINUTE: timedelta(minutes=1),
     Bucket.FIVE_MINUTES: timedelta(minutes=5),
     Bucket.FIFTEEN_MINUTES: timedelta(minutes=15),
     Bucket.HOUR: timedelta(hours=1),
+    Bucket.SIX_HOURS: timedelta(hours=7),
     Bucket.DAY: timedelta(hours=25),
 }
 
@@ -72,6 +73,7 @@ _HOVER_TIME_FORMAT = {
     Bucket.FIVE_MINUTES: "%-d %b %Y, %H:%M",
     Bucket.FIFTEEN_MINUTES: "%-d %b %Y, %H:%M",
     Bucket.HOUR: "%-d %b %Y, %H:%M",
+    Bucket.SIX_HOURS: "%-d %b %Y, %H:%M",
     Bucket.DAY: "%-d %b %Y",
 }
 

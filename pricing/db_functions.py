@@ -23,8 +23,8 @@ _SQLITE_FORMAT = {
     "hour": "%Y-%m-%d %H:00:00",
     "day": "%Y-%m-%d 00:00:00",
 }
-# Kinds no Trunc knows: bins of so many seconds, aligned on the hour (they divide it).
-_BIN_SECONDS = {"5min": 300, "15min": 900}
+# Kinds no Trunc knows: bins of so many seconds, aligned on local midnight (they divide a day).
+_BIN_SECONDS = {"5min": 300, "15min": 900, "6h": 21600}
 KINDS = (*_SQLITE_FORMAT, *_BIN_SECONDS)
 
 
@@ -57,9 +57,9 @@ def zone_offsets(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[d
 
 
 class ZoneTrunc(TruncBase):
-    """Trunc(field, kind, tzinfo=zone): the start of the minute, 5 or 15 minutes, hour or day
-    holding each time, as wall-clock time in `zone` (made aware in `zone` when read, as
-    Django's Trunc is). SQLite and PostgreSQL only (5/15 minutes: PostgreSQL's date_bin).
+    """Trunc(field, kind, tzinfo=zone): the start of the minute, 5 or 15 minutes, hour, 6 hours
+    or day holding each time, as wall-clock time in `zone` (made aware in `zone` when read, as
+    Django's Trunc is). SQLite and PostgreSQL only (the bins no Trunc knows: date_bin there).
 
     `offsets` (zone_offsets over the period queried) must cover every time the query reads;
     the database's own Trunc is used where it is native (everywhere but SQLite).

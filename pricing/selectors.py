@@ -327,6 +327,8 @@ class Bucket(StrEnum):
     FIVE_MINUTES = "5min"
     FIFTEEN_MINUTES = "15min"
     HOUR = "hour"
+    # Between hours and days: a month with a few offers drawn is too many hours for the cap.
+    SIX_HOURS = "6h"
     DAY = "day"
     AUTO = "auto"
 
@@ -338,6 +340,7 @@ class Bucket(StrEnum):
             "5min": "5 minutes",
             "15min": "15 minutes",
             "hour": "1 hour",
+            "6h": "6 hours",
             "day": "1 day",
         }.get(self.value, "")
 
@@ -447,6 +450,7 @@ _UNIT = {
     Bucket.FIVE_MINUTES: timedelta(minutes=5),
     Bucket.FIFTEEN_MINUTES: timedelta(minutes=15),
     Bucket.HOUR: timedelta(hours=1),
+    Bucket.SIX_HOURS: timedelta(hours=6),
 }
 _FINEST_FIRST = (
     Bucket.RAW,
@@ -454,6 +458,7 @@ _FINEST_FIRST = (
     Bucket.FIVE_MINUTES,
     Bucket.FIFTEEN_MINUTES,
     Bucket.HOUR,
+    Bucket.SIX_HOURS,
     Bucket.DAY,
 )
 
@@ -477,9 +482,10 @@ def _offsets_are_whole(tz: ZoneInfo, start: datetime, end: datetime, unit: timed
 class _Grid:
     """How one bucket size cuts time, identically in the database and in Python.
 
-    Minutes (1, 5, 15) and hours are cut in UTC whenever the zone's offsets are whole buckets
-    during the period: the same boundaries, and the repeated hour at the end of summer time
-    stays two buckets instead of being merged by its local name. Days are cut in the zone.
+    Minutes (1, 5, 15) and hours (1, 6) are cut in UTC whenever the zone's offsets are whole
+    buckets during the period: the same boundaries, and the repeated hour at the end of summer
+    time stays two buckets instead of being merged by its local name. Otherwise, and for days,
+    they are cut in the zone (6 hours from local midnight).
     """
 
     bucket: Bucket
@@ -515,6 +521,9 @@ class _Grid:
                 return local.replace(minute=minute, second=0, microsecond=0)
             case Bucket.HOUR:
                 return local.replace(minute=0, second=0, microsecond=0)
+            case Bucket.SIX_HOURS:
+                hour = local.hour - local.hour % 6
+                return local.replace(hour=hour, minute=0, second=0, microsecond=0)
             case _:
                 return local.replace(hour=0, minute=0, second=0, microsecond=0)
 

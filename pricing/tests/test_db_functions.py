@@ -1,4 +1,4 @@
-"""ZoneTrunc: the same buckets as Django's Trunc, natively on SQLite too, and 5/15 minutes."""
+"""ZoneTrunc: the same buckets as Django's Trunc, natively on SQLite too, and 5/15 min, 6 h."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -46,7 +46,7 @@ def moments_around_changes(zone: ZoneInfo) -> list[datetime]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["minute", "5min", "15min", "hour", "day"])
+@pytest.mark.parametrize("kind", ["minute", "5min", "15min", "hour", "6h", "day"])
 @pytest.mark.parametrize(
     "zone",
     ["UTC", "Europe/Prague", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"],
@@ -74,6 +74,7 @@ def test_buckets_equal_djangos_trunc(product, kind, zone):
             "5min": local.replace(minute=local.minute // 5 * 5, second=0, microsecond=0),
             "15min": local.replace(minute=local.minute // 15 * 15, second=0, microsecond=0),
             "hour": local.replace(minute=0, second=0, microsecond=0),
+            "6h": local.replace(hour=local.hour // 6 * 6, minute=0, second=0, microsecond=0),
             "day": local.replace(hour=0, minute=0, second=0, microsecond=0),
         }[kind]
         assert at.replace(tzinfo=None) == expected, moment

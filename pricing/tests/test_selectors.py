@@ -407,6 +407,25 @@ def test_auto_picks_the_finest_bucket_that_fits(product):
     assert day.points[0].mean == sum(100.0 for _ in range(5)) / 5
 
 
+def test_a_month_with_offer_lines_is_drawn_in_six_hours(product):
+    start = datetime(2025, 3, 1, tzinfo=UTC)  # summer time starts on 30 March in Prague
+    end = start + timedelta(days=30)
+    minute_snapshots(product, start=start, count=30 * 24 * 60)
+    for k in range(8):
+        changes = [(start + timedelta(hours=h), 100 + (h + k) % 9) for h in range(0, 720, 6)]
+        offer(product, first_seen=start, last_seen=end - M, changes=changes)
+    alone = price_trend(product=product, start=start, end=end, tz=PRAGUE, include_offers=False)
+    assert alone.bucket == Bucket.HOUR and len(alone.points) == 720
+    # Hours with eight offer lines are 8,640 values: six hours, not days.
+    month = price_trend(product=product, start=start, end=end, tz=PRAGUE)
+    assert month.bucket == Bucket.SIX_HOURS and not month.offers_truncated
+    assert len(month.offers) == 8 and month.point_count <= MAX_TREND_POINTS
+    walls = [p.at.replace(tzinfo=None) for p in month.points]
+    assert walls[0] == datetime(2025, 3, 1, 0, 0)  # midnight UTC is 01:00 there: 00:00–06:00
+    assert {w.hour for w in walls} == {0, 6, 12, 18}  # before and after summer time starts
+    assert len(month.points) == 121  # the period ends at 02:00 on 31 March in Prague
+
+
 def test_a_week_of_minutes_is_drawn_in_quarter_hours(product):
     minute_snapshots(product, start=T0, count=7 * 24 * 60)
     week = price_trend(product=product, start=T0, end=T0 + timedelta(days=7), tz=PRAGUE)
