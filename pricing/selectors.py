@@ -52,7 +52,7 @@ from django.db.models.functions import (
     RowNumber,
 )
 
-from pricing.db_functions import ZoneTrunc, zone_offsets
+from pricing.db_functions import Offsets, ZoneTrunc, zone_offsets
 from pricing.models import Offer, OfferObservation, ProductSnapshot, SyncRun
 from pricing.statistics import OfferStatistics, offer_statistics, percentage_change
 from products.models import Product
@@ -463,21 +463,6 @@ _FINEST_FIRST = (
 )
 
 
-def _offsets_are_whole(tz: ZoneInfo, start: datetime, end: datetime, unit: timedelta) -> bool:
-    """Is every UTC offset of `tz` during [start, end] a whole number of `unit`s?
-
-    Sampled daily: offsets change a few times a year at most and each lasts months.
-    """
-    moment = start
-    while True:
-        offset = moment.astimezone(tz).utcoffset() or timedelta(0)
-        if offset % unit:
-            return False
-        if moment >= end:
-            return True
-        moment = min(moment + timedelta(days=1), end)
-
-
 @dataclass(frozen=True, slots=True)
 class _Grid:
     """How one bucket size cuts time, identically in the database and in Python.
@@ -491,16 +476,19 @@ class _Grid:
     bucket: Bucket
     zone: ZoneInfo
     # The zone's UTC offsets over the period (db_functions.zone_offsets), for ZoneTrunc.
-    offsets: tuple[tuple[datetime, int], ...]
+    offsets: Offsets
 
     @classmethod
     def of(cls, bucket: Bucket, tz: ZoneInfo, start: datetime, end: datetime) -> _Grid:
         # RAW keys are instants: UTC keeps them in order across a repeated local hour.
-        if bucket is Bucket.RAW or (
-            bucket in _UNIT and _offsets_are_whole(tz, start, end, _UNIT[bucket])
-        ):
+        if bucket is Bucket.RAW:
             return cls(bucket, ZoneInfo("UTC"), ((start, 0),))
-        return cls(bucket, tz, tuple(zone_offsets(tz, start, end)))
+        offsets = zone_offsets(tz, start, end)
+        if bucket in _UNIT:
+            unit = int(_UNIT[bucket].total_seconds())
+            if all(seconds % unit == 0 for _, seconds in offsets):
+                return cls(bucket, ZoneInfo("UTC"), ((start, 0),))
+        return cls(bucket, tz, offsets)
 
     def expression(self, field: str) -> Expression:
         if self.bucket is Bucket.RAW:
