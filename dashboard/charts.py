@@ -54,6 +54,7 @@ OFFER_COLOURS = (
 LEGEND_OFFERS_MAX = 4
 ISOLATED_MARKER_SIZE = 6
 TITLE_MAX_CHARS = 40
+AXIS_MIN_SPAN = timedelta(minutes=10)
 
 # How far apart two neighbouring buckets' starts are when no sync was missed between them. At
 # the end of summer time a day is 25 hours, and a local 6-hour bucket 7.
@@ -388,14 +389,15 @@ def _note(text: str, *, x: float, y: float, anchor: tuple[str, str]) -> dict[str
 def _axis_start(trend: Trend) -> datetime:
     """Where the time axis starts: the period's start, or a little before the first data when
     the history is younger than the period (a new product's minutes would otherwise be a
-    sliver at the right edge of a day)."""
+    sliver at the right edge of a day), showing at least AXIS_MIN_SPAN (a product seconds old
+    would otherwise get an axis ticked in half seconds)."""
     firsts = [trend.points[0].at] if trend.points else []
     firsts += [offer.points[0][0] for offer in trend.offers if offer.points]
     if not firsts:
         return trend.start
     first = min(firsts)
-    pad = max((trend.end - first) * 0.03, timedelta(seconds=1))
-    return max(trend.start, first - pad)
+    pad = (trend.end - first) * 0.03
+    return max(trend.start, min(first - pad, trend.end - AXIS_MIN_SPAN))
 
 
 def _wall_time(moment: datetime, tz: ZoneInfo) -> str:

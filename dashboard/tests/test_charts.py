@@ -7,6 +7,7 @@ two facts the module relies on (plotly shows the wall-clock time written in a da
 renders markup in titles) are plotly.js behaviour, not Python's.
 """
 
+import dataclasses
 import html
 import json
 import math
@@ -322,6 +323,10 @@ def test_the_time_axis_starts_at_the_period_or_just_before_younger_history():
     assert range_start(old) < wall(T0 + H, old.tz)
     full = trend_of([point(T0 + i * H, 100.0) for i in range(24)], start=T0)
     assert range_start(full) == wall(full.start, full.tz)  # history fills the period
+    # Seconds of history still get a readable axis: the last ten minutes of the period.
+    new = trend_of([point(T0, 100.0)], start=T0 - 48 * H)
+    new = dataclasses.replace(new, end=(T0 + timedelta(seconds=5)).astimezone(PRAGUE))
+    assert range_start(new) == wall(new.end - 10 * MINUTE, PRAGUE)
 
 
 def range_start(trend):
