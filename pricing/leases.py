@@ -9,6 +9,7 @@ the others only until it runs out.
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
@@ -39,12 +40,33 @@ def lease_release(*, name: str, holder: str) -> None:
     Lease.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())
 
 
+@dataclass(slots=True)
+class HeldLease:
+    """A claimed lease. `release()` may be called early, inside the transaction that finishes
+    the work it guards: the release then commits with that work, one commit instead of two."""
+
+    name: str
+    holder: str
+    released: bool = False
+
+    def release(self) -> None:
+        if not self.released:
+            lease_release(name=self.name, holder=self.holder)
+            # Released once that is committed: a rolled-back release is done again on exit.
+            transaction.on_commit(self._committed)
+
+    def _committed(self) -> None:
+        self.released = True
+
+
 @contextmanager
-def lease(name: str, *, seconds: float) -> Iterator[bool]:
-    """`with lease("x", seconds=60) as won:` — True when claimed (and released afterwards)."""
+def lease(name: str, *, seconds: float) -> Iterator[HeldLease | None]:
+    """`with lease("x", seconds=60) as held:` — a HeldLease when claimed (None when taken),
+    released on the way out unless it was released already."""
     holder = lease_claim(name=name, seconds=seconds)
+    held = None if holder is None else HeldLease(name, holder)
     try:
-        yield holder is not None
+        yield held
     finally:
-        if holder is not None:
-            lease_release(name=name, holder=holder)
+        if held is not None:
+            held.release()

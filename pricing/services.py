@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from pricing.leases import lease, lease_claim, lease_release
+from pricing.leases import HeldLease, lease, lease_claim, lease_release
 from pricing.models import Offer, OfferObservation, ProductSnapshot, SyncRun
 from pricing.offers_client import (
     OfferData,
@@ -175,9 +175,9 @@ def offers_sync(*, product_id: uuid.UUID | str, run_id: int | None = None) -> Sy
     the product's sync error fields. A 404 sends the product back to `pending`, registers it
     again and fetches once more. Records the outcome in the run `run_id` when given.
     """
-    with lease(f"offers-sync:{product_id}", seconds=_product_lease_seconds()) as won:
-        if won:
-            outcome = _sync_leased(product_id)
+    with lease(f"offers-sync:{product_id}", seconds=_product_lease_seconds()) as held:
+        if held:
+            outcome = _sync_leased(product_id, held)
         else:
             outcome = SyncOutcome(SyncStatus.SKIPPED, error="already being synced")
     if run_id is not None:
@@ -185,7 +185,7 @@ def offers_sync(*, product_id: uuid.UUID | str, run_id: int | None = None) -> Sy
     return outcome
 
 
-def _sync_leased(product_id: uuid.UUID | str) -> SyncOutcome:
+def _sync_leased(product_id: uuid.UUID | str, held: HeldLease) -> SyncOutcome:
     product = Product.objects.filter(pk=product_id).first()
     if product is None or product.is_suspended or not product.is_registered:
         return SyncOutcome(SyncStatus.SKIPPED, error="not an active registered product")
@@ -205,7 +205,11 @@ def _sync_leased(product_id: uuid.UUID | str) -> SyncOutcome:
             offers = client.get_offers(product_id=product.pk)
     except OffersError as error:
         return _sync_failed(product, str(error))
-    observations = offers_store(product=product, offers=offers, at=timezone.now())
+    # The lease is given back in the store's transaction: a commit less per sync (each commit
+    # waits for the disk on PostgreSQL), and the offers and the release land together.
+    with transaction.atomic():
+        observations = offers_store(product=product, offers=offers, at=timezone.now())
+        held.release()
     return SyncOutcome(SyncStatus.SYNCED, offers=len(offers), observations=observations)
 
 
@@ -223,7 +227,8 @@ def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime)
     """Make `offers` (a whole, validated answer) the product's current offers, in one
     transaction and a constant number of queries. Returns the number of observations written."""
     answered = {offer.id: offer for offer in offers}
-    with transaction.atomic():
+    # No savepoint when nested (offers_sync): a failure here fails the caller's transaction too.
+    with transaction.atomic(savepoint=False):
         # Only the rows this answer can touch: the current ones and any returning ids.
         known = {
             offer.offer_id: offer

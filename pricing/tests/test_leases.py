@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from pricing.leases import lease, lease_claim, lease_release
@@ -41,3 +42,19 @@ def test_the_context_manager_releases():
             assert not again
     with lease("x", seconds=60) as won:
         assert won
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_early_release_commits_with_the_work_or_is_done_again_on_exit():
+    with lease("x", seconds=60) as held:
+        with transaction.atomic():
+            held.release()
+        assert held.released and lease_claim(name="x", seconds=60)
+    lease_release(name="x", holder=Lease.objects.get(name="x").holder)
+
+    with lease("x", seconds=60) as held:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            held.release()
+            raise RuntimeError("the work failed after the release")
+        assert not held.released and lease_claim(name="x", seconds=60) is None  # still held
+    assert lease_claim(name="x", seconds=60)  # released on the way out
