@@ -314,6 +314,9 @@ def _layout(
                 anchor=("left", "bottom"),
             )
         )
+    start = _axis_start(trend)
+    # 1 % past the period's end: the newest point, at the very end, would be half clipped.
+    end = trend.end + (trend.end - start) / 100
     return go.Layout(
         template="none",  # the default template adds ~7 kB of settings we override anyway
         title={
@@ -346,7 +349,7 @@ def _layout(
         },
         xaxis={
             "type": "date",
-            "range": [_wall_time(_axis_start(trend), trend.tz), _wall_time(trend.end, trend.tz)],
+            "range": [_wall_time(start, trend.tz), _wall_time(end, trend.tz)],
             "hoverformat": _HOVER_TIME_FORMAT.get(trend.bucket, _HOVER_TIME_FORMAT[Bucket.RAW]),
             "showgrid": False,
             "linecolor": GRID_COLOUR,
