@@ -54,7 +54,6 @@ OFFER_COLOURS = (
 LEGEND_OFFERS_MAX = 4
 ISOLATED_MARKER_SIZE = 6
 TITLE_MAX_CHARS = 40
-AXIS_MIN_SPAN = timedelta(minutes=10)
 
 # How far apart two neighbouring buckets' starts are when no sync was missed between them. At
 # the end of summer time a day is 25 hours, and a local 6-hour bucket 7.
@@ -162,6 +161,9 @@ def price_trend_figure(
     ]
     layout = _layout(
         trend,
+        # Seconds of history on an axis that short would be ticked in half seconds; any more,
+        # and the first syncs of a new product would be a sliver at its right edge.
+        min_span=STALE_AFTER_INTERVALS * sync_interval,
         title=product_name,
         unit=unit,
         offers_listed=listed,
@@ -298,7 +300,13 @@ def _offer_line(
 
 
 def _layout(
-    trend: Trend, *, title: str, unit: str, offers_listed: bool, offers_truncated: bool
+    trend: Trend,
+    *,
+    min_span: timedelta,
+    title: str,
+    unit: str,
+    offers_listed: bool,
+    offers_truncated: bool,
 ) -> go.Layout:
     annotations = []
     if not trend.points:
@@ -314,7 +322,7 @@ def _layout(
                 anchor=("left", "bottom"),
             )
         )
-    start = _axis_start(trend)
+    start = _axis_start(trend, min_span=min_span)
     # 1 % past the period's end: the newest point, at the very end, would be half clipped.
     end = trend.end + (trend.end - start) / 100
     return go.Layout(
@@ -389,18 +397,17 @@ def _note(text: str, *, x: float, y: float, anchor: tuple[str, str]) -> dict[str
     }
 
 
-def _axis_start(trend: Trend) -> datetime:
+def _axis_start(trend: Trend, *, min_span: timedelta) -> datetime:
     """Where the time axis starts: the period's start, or a little before the first data when
     the history is younger than the period (a new product's minutes would otherwise be a
-    sliver at the right edge of a day), showing at least AXIS_MIN_SPAN (a product seconds old
-    would otherwise get an axis ticked in half seconds)."""
+    sliver at the right edge of a day), showing at least `min_span`."""
     firsts = [trend.points[0].at] if trend.points else []
     firsts += [offer.points[0][0] for offer in trend.offers if offer.points]
     if not firsts:
         return trend.start
     first = min(firsts)
     pad = (trend.end - first) * 0.03
-    return max(trend.start, min(first - pad, trend.end - AXIS_MIN_SPAN))
+    return max(trend.start, min(first - pad, trend.end - min_span))
 
 
 def _wall_time(moment: datetime, tz: ZoneInfo) -> str:

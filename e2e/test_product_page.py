@@ -26,6 +26,7 @@ def live_world(settings, huey_consumer, user, wait_until):
         settings.OFFERS_BASE_URL = simulator.base_url
         settings.OFFERS_REFRESH_TOKEN = simulator.refresh_token
         settings.DASHBOARD_REFRESH_SECONDS = 2
+        settings.OFFERS_SYNC_INTERVAL = 2  # the web process's view of it, as in the consumer's
         huey_consumer(OFFERS_SYNC_INTERVAL="2", OFFERS_RETRIES="1", OFFERS_RETRY_BACKOFF="0.1")
         schedule_sync_runs()  # the scheduler's per-minute kick, now instead of at :00
         product = product_create(owner=user, name="Espresso <b>machine</b>")

@@ -326,10 +326,12 @@ def test_the_time_axis_starts_at_the_period_or_just_before_younger_history():
     assert range_start(old) < wall(T0 + H, old.tz)
     full = trend_of([point(T0 + i * H, 100.0) for i in range(24)], start=T0)
     assert range_start(full) == wall(full.start, full.tz)  # history fills the period
-    # Seconds of history still get a readable axis: the last ten minutes of the period.
+    # Seconds of history still get a readable axis: three sync intervals (what makes stale).
     new = trend_of([point(T0, 100.0)], start=T0 - 48 * H)
     new = dataclasses.replace(new, end=(T0 + timedelta(seconds=5)).astimezone(PRAGUE))
-    assert range_start(new) == wall(new.end - 10 * MINUTE, PRAGUE)
+    assert range_start(new) == wall(new.end - 3 * MINUTE, PRAGUE)
+    short = figure_of(new, sync_interval=timedelta(seconds=2))["layout"]["xaxis"]["range"][0]
+    assert short == wall(new.end - timedelta(seconds=6), PRAGUE)
 
 
 def range_start(trend):
