@@ -115,7 +115,8 @@ def price_trend_figure(
     after an outage (see _outages: the history has no bucket for them, and a line drawn
     across would show prices nobody saw). x values are naive ISO strings of the wall-clock
     time in trend.tz; the x axis spans the period (from just before younger history, see
-    _axis_start) and 1 % more. No points: no traces, and a note. User text (product name, currency) goes through plotly_text.
+    _axis_start) and 1 % more. No points: no traces, and a note. User text (product name,
+    currency) goes through plotly_text.
     """
     tz = trend.tz
     unit = plotly_text(currency)
