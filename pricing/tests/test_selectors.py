@@ -397,14 +397,15 @@ def test_hour_buckets_keep_the_repeated_hour_apart_when_summer_time_ends(product
 
 
 def test_auto_picks_the_finest_bucket_that_fits(product):
-    snapshots(product, *every(M, count=24 * 60))
+    snapshots(product, *every(M, count=24 * 60, mean=lambda i: float(i % 10)))
     hour = price_trend(product=product, start=T0, end=T0 + H, tz=PRAGUE)
     assert hour.bucket == Bucket.RAW and len(hour.points) == 60
     # A day of minutes is 5,760 values: 5-minute buckets, not hours, keep the day's shape.
     day = price_trend(product=product, start=T0, end=T0 + timedelta(days=1), tz=PRAGUE)
     assert day.bucket == Bucket.FIVE_MINUTES and len(day.points) == 288
     assert [p.at.astimezone(UTC) for p in day.points[:2]] == [T0, T0 + 5 * M]
-    assert day.points[0].mean == sum(100.0 for _ in range(5)) / 5
+    # Each point averages its five minutes: 0..4, then 5..9.
+    assert [p.mean for p in day.points[:2]] == [2.0, 7.0]
 
 
 def test_a_month_with_offer_lines_is_drawn_in_six_hours(product):
