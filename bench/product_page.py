@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
 import time
+import uuid
 from datetime import timedelta
 
 from _setup import (  # bench/ is on sys.path
@@ -64,8 +66,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def write_history(*, days: int, offers: int):
     """The product (its owner can sign in), its minute snapshots and its offers' history."""
-    import uuid
-
     from django.utils import timezone
     from tqdm import tqdm
 
@@ -144,8 +144,6 @@ def measure(client, url: str, repeat: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    import os
-
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
     os.environ.setdefault("SECURE_COOKIES", "false")
