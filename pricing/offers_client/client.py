@@ -1,31 +1,13 @@
-"""The client of the external Offers service (DESIGN §4; OpenAPI: offers_simulator/openapi.json).
+"""The HTTP client of the Offers service: `OffersClient`, and one shared client per process.
 
-Two operations — register a product, get a product's offers — plus `check()` for people setting
-up a deployment. What it guarantees:
-
-- **One access token for every process.** The service refuses a new token (400) while another is
-  valid, so the token lives in the single `OffersAccessToken` row with its expiry (counted from
-  when the 201 arrived) and is used until it expires or a call answers 401. Only the process that
-  wins the `offers-access-token` lease asks for a new one; the others wait for it. No HTTP call is
-  made inside a database transaction, so call these methods outside `transaction.atomic()`.
-- **Bounded waits.** Every request has a connect and a read timeout. Connection errors and
-  502/503/504 are retried with backoff by urllib3's `Retry` on register and offers (a repeated
-  register answers 409, which is success); `/auth` and other 4xx are never retried.
-- **Typed errors only.** Every failure is an `OffersError` subclass whose message says which URL
-  and what to check; no `requests`/urllib3 exception escapes.
-- **Validated answers.** Nothing from an answer is used unless it has the documented shape.
-
-The refresh token is never logged; access tokens appear in logs only as a short fingerprint.
+What it guarantees is in the package's docstring. This module holds the HTTP side — requests,
+retries, mapping statuses to errors, the POST /auth — and leaves validating answers to `parsing`,
+the shared token to `tokens`, counting to `stats` and the error classes to `errors`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
-import math
-import re
 import threading
 import time
 import uuid
@@ -33,9 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
-from http import HTTPStatus
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -43,38 +23,43 @@ from django.conf import settings
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from pricing.leases import lease_claim, lease_release
-from pricing.models import OffersAccessToken
+from pricing.offers_client.errors import (
+    OffersAuthenticationFailed,
+    OffersError,
+    OffersLockedOut,
+    OffersProtocolError,
+    OffersRejected,
+    OffersUnavailable,
+    ProductNotRegistered,
+)
+from pricing.offers_client.parsing import (
+    OfferData,
+    ShapeError,
+    _claimed_lifetime,
+    _parse_access_token,
+    _printable,
+    _reason,
+    _register_answer_checker,
+    _strict_json,
+    error_detail,
+    parse_offers,
+)
+from pricing.offers_client.stats import OffersClientStats, _CountingRetry
+from pricing.offers_client.tokens import (
+    TOKEN_LEASE_MARGIN,
+    _fingerprint,
+    _obtain_token,
+    _read_stored_token,
+    _store_token,
+    _TokenInUse,
+)
 
-logger = logging.getLogger(__name__)
+# The package's name, as before it was split into modules: log settings and searches still match.
+logger = logging.getLogger(__package__)
 
-TOKEN_LEASE = "offers-access-token"
-# On top of the connect and read timeouts of the one /auth request the lease holder makes, for
-# the database writes around it.
-TOKEN_LEASE_MARGIN = 5.0
-# The model's columns: PositiveBigIntegerField and PositiveIntegerField (PostgreSQL integer).
-MAX_PRICE = 2**63 - 1
-MAX_STOCK = 2**31 - 1
 RETRY_STATUSES = frozenset({502, 503, 504})
-
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-# What may go into a header value: visible ASCII, no whitespace.
-_HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
-
-
-# --- Data and errors ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OfferData:
-    """One offer as the service answered it, validated: price and stock are non-negative ints."""
-
-    id: uuid.UUID
-    price: int
-    items_in_stock: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,334 +74,6 @@ class OffersCheckResult:
     probe_url: str
     probe_status: int  # 404 for the random product id it asks about (the service is reachable)
     probe_seconds: float
-
-
-class OffersError(Exception):
-    """Base of every error of the Offers client; str(error) is a message a person can act on."""
-
-
-class OffersAuthenticationFailed(OffersError):
-    """The service refused our refresh token, or a call still got 401 after one fresh token."""
-
-
-class OffersLockedOut(OffersError):
-    """The service refuses a new token (400: another is valid) and none is stored here.
-
-    `until` (aware, UTC) is when the other token has expired at the latest.
-    """
-
-    def __init__(self, message: str, *, until: datetime) -> None:
-        super().__init__(message)
-        self.until = until
-
-    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only arguments need help to pickle
-        return _rebuild_error, (type(self), str(self), {"until": self.until})
-
-
-class OffersUnavailable(OffersError):
-    """Connection errors, timeouts, 5xx (after the retries) and statuses the contract lacks."""
-
-
-class ProductNotRegistered(OffersError):
-    """404 on GET offers: the service does not know the product (it can lose registrations)."""
-
-    def __init__(self, message: str, *, product_id: uuid.UUID) -> None:
-        super().__init__(message)
-        self.product_id = product_id
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return _rebuild_error, (type(self), str(self), {"product_id": self.product_id})
-
-
-class OffersRejected(OffersError):
-    """422 on register or offers: the service refused our data; the message has its detail."""
-
-
-class OffersProtocolError(OffersError):
-    """An answer not in the documented shape; nothing from it was used or stored."""
-
-
-def _rebuild_error(cls: type[OffersError], message: str, kwargs: dict[str, Any]) -> OffersError:
-    return cls(message, **kwargs)  # type: ignore[call-arg]
-
-
-class _ShapeError(ValueError):
-    """Why a body is not the documented shape; turned into OffersProtocolError with context."""
-
-
-# --- Validation of answers ------------------------------------------------------------------------
-
-
-def _strict_json(content: bytes) -> object:
-    def refuse(name: str) -> object:
-        raise _ShapeError(f"{name} is not valid JSON")
-
-    try:
-        return json.loads(content, parse_constant=refuse)
-    except _ShapeError:
-        raise
-    except (ValueError, RecursionError) as error:  # includes JSONDecodeError, UnicodeDecodeError
-        raise _ShapeError("the body is not valid JSON") from error
-
-
-def _uuid(value: object, where: str) -> uuid.UUID:
-    if not isinstance(value, str) or not _CANONICAL_UUID.fullmatch(value):
-        raise _ShapeError(f"{where} is {_short_repr(value)}, not a UUID")
-    return uuid.UUID(value)
-
-
-def _count(value: object, where: str, maximum: int) -> int:
-    # type() rather than isinstance(): bool is an int subclass, and 10.0 is not an integer either.
-    if type(value) is not int:
-        raise _ShapeError(f"{where} is {_short_repr(value)}, not an integer")
-    if not 0 <= value <= maximum:
-        raise _ShapeError(f"{where} is {value}, outside 0..{maximum}")
-    return value
-
-
-def parse_offers(data: object) -> list[OfferData]:
-    """The offers in a decoded 200 body, in the service's order.
-
-    Raises ValueError, saying what is wrong, unless `data` is a list of objects with a UUID `id`
-    (unique in the list) and non-negative integer `price` and `items_in_stock` (bool and 10.0 are
-    not integers); other keys are ignored.
-    """
-    if not isinstance(data, list):
-        raise _ShapeError(f"expected a JSON array of offers, got {type(data).__name__}")
-    offers: list[OfferData] = []
-    seen: set[uuid.UUID] = set()
-    for index, item in enumerate(data):
-        where = f"offer [{index}]"
-        if not isinstance(item, dict):
-            raise _ShapeError(f"{where} is {type(item).__name__}, not an object")
-        missing = [key for key in ("id", "price", "items_in_stock") if key not in item]
-        if missing:
-            raise _ShapeError(f"{where} lacks {', '.join(missing)}")
-        offer = OfferData(
-            id=_uuid(item["id"], f"{where}.id"),
-            price=_count(item["price"], f"{where}.price", MAX_PRICE),
-            items_in_stock=_count(item["items_in_stock"], f"{where}.items_in_stock", MAX_STOCK),
-        )
-        if offer.id in seen:  # one answer cannot hold the same offer twice
-            raise _ShapeError(f"{where}.id {offer.id} appears twice")
-        seen.add(offer.id)
-        offers.append(offer)
-    return offers
-
-
-def _parse_access_token(data: object) -> str:
-    if not isinstance(data, dict) or "access_token" not in data:
-        raise _ShapeError('expected {"access_token": "<token>"}')
-    token = data["access_token"]
-    if not isinstance(token, str) or not _HEADER_SAFE_TOKEN.fullmatch(token):
-        raise _ShapeError("access_token is not a non-empty string of visible ASCII characters")
-    return token
-
-
-def _claimed_lifetime(token: str) -> float | None:
-    """`expires - iat` from the JWT's claims, in seconds, or None if it carries no such pair.
-
-    A duration rather than the absolute `expires`, so that a service clock behind ours cannot make
-    us refresh before the token really expires (which earns a 400). Not verified: it can only
-    shorten the lifetime we count ourselves, never lengthen it.
-    """
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, binascii.Error, RecursionError):
-        return None
-    if not isinstance(claims, dict):
-        return None
-    expires, issued = claims.get("expires"), claims.get("iat")
-    if not all(type(value) in (int, float) and math.isfinite(value) for value in (expires, issued)):
-        return None
-    lifetime = float(expires) - float(issued)  # type: ignore[arg-type]
-    return lifetime if lifetime > 0 else None
-
-
-def error_detail(response: requests.Response) -> str:
-    """A short, printable account of an error body, for messages only (never trusted as data).
-
-    Understands `{"detail": "..."}`, `{"detail": [{"loc", "msg", ...}]}` and the older
-    `{"code", "msg"}`; anything else becomes the status's reason phrase.
-    """
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError):
-        data = None
-    text = ""
-    if isinstance(data, dict):
-        detail = data.get("detail")
-        if isinstance(detail, str):
-            text = detail
-        elif isinstance(detail, list):
-            text = "; ".join(_validation_item(item) for item in detail[:5])
-        elif isinstance(data.get("msg"), str):
-            code = data.get("code")
-            text = f"{code}: {data['msg']}" if isinstance(code, str) else data["msg"]
-    if not text:
-        text = _reason(response.status_code)
-    return _printable(text, limit=300)
-
-
-def _validation_item(item: object) -> str:
-    if not isinstance(item, dict):
-        return _short_repr(item)
-    loc = item.get("loc")
-    msg = item.get("msg")
-    where = ".".join(str(part) for part in loc) if isinstance(loc, list) else ""
-    message = msg if isinstance(msg, str) else _short_repr(item)
-    return f"{where}: {message}" if where else message
-
-
-def _printable(text: str, *, limit: int) -> str:
-    # Error text comes from outside: no control characters in our logs, and not too much of it.
-    cleaned = "".join(char if char.isprintable() else " " for char in text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
-
-
-def _short_repr(value: object) -> str:
-    return _printable(repr(value), limit=60)
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown status"
-
-
-def _fingerprint(token: str) -> str:
-    # A JWT's prefix is its header, the same for every token: a hash tells tokens apart instead.
-    return sha256(token.encode()).hexdigest()[:8]
-
-
-# --- Counters -------------------------------------------------------------------------------------
-
-
-class OffersClientStats:
-    """Counters of one client instance, safe to update and read from several threads.
-
-    calls: operations (register_product, get_offers, check); requests: API requests sent to
-    register/offers, not counting urllib3's retries; retries: those retries; auth_requests: POSTs
-    to /auth; errors: OffersError subclasses raised to callers, by class name.
-    """
-
-    _COUNTERS = ("calls", "requests", "retries", "auth_requests")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(self._COUNTERS, 0)
-        self._errors: dict[str, int] = {}
-
-    def add(self, counter: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[counter] += amount
-
-    def add_error(self, error: OffersError) -> None:
-        name = type(error).__name__
-        with self._lock:
-            self._errors[name] = self._errors.get(name, 0) + 1
-
-    @property
-    def calls(self) -> int:
-        return self._counts["calls"]
-
-    @property
-    def requests(self) -> int:
-        return self._counts["requests"]
-
-    @property
-    def retries(self) -> int:
-        return self._counts["retries"]
-
-    @property
-    def auth_requests(self) -> int:
-        return self._counts["auth_requests"]
-
-    @property
-    def errors(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._errors)
-
-    def as_dict(self) -> dict[str, Any]:
-        """A consistent snapshot, ready for JSON."""
-        with self._lock:
-            return {**self._counts, "errors": dict(self._errors)}
-
-    def __repr__(self) -> str:
-        return f"OffersClientStats({self.as_dict()})"
-
-
-class _CountingRetry(Retry):
-    """urllib3's Retry, counting each retry it grants, and never repeating a read timeout.
-
-    A service that did not answer within the read timeout is likely to do so again: repeating
-    would multiply the wait by the number of retries, and the next sync comes anyway.
-    """
-
-    on_retry: Callable[[], None] | None = None
-
-    def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.on_retry = self.on_retry
-        return retry
-
-    def increment(self, *args: Any, **kwargs: Any) -> Self:
-        error = kwargs.get("error")
-        if isinstance(error, ReadTimeoutError):
-            raise error
-        retry = super().increment(*args, **kwargs)  # raises MaxRetryError when exhausted
-        if self.on_retry is not None:
-            self.on_retry()
-        return retry
-
-
-# --- The stored token -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _StoredToken:
-    token: str
-    obtained_at: datetime | None
-    expires_at: datetime | None
-
-    def usable(self, *, dead: str | None = None) -> _TokenInUse | None:
-        """This token, if present, not expired by our count, and not `dead` (refused by a 401)."""
-        if not self.token or self.token == dead or self.expires_at is None:
-            return None
-        if timezone.now() >= self.expires_at:
-            return None
-        return _TokenInUse(self.token, self.obtained_at, self.expires_at, auth_seconds=None)
-
-
-_NO_TOKEN = _StoredToken(token="", obtained_at=None, expires_at=None)
-
-
-@dataclass(frozen=True, slots=True)
-class _TokenInUse:
-    token: str
-    obtained_at: datetime | None
-    expires_at: datetime
-    auth_seconds: float | None  # set when this process requested it just now
-
-
-def _read_stored_token() -> _StoredToken:
-    row = (
-        OffersAccessToken.objects.filter(pk=OffersAccessToken.SINGLETON_PK)
-        .values_list("token", "obtained_at", "expires_at")
-        .first()
-    )
-    return _StoredToken(*row) if row else _NO_TOKEN
-
-
-def _store_token(*, token: str, obtained_at: datetime, expires_at: datetime) -> None:
-    OffersAccessToken.objects.update_or_create(
-        pk=OffersAccessToken.SINGLETON_PK,
-        defaults={"token": token, "obtained_at": obtained_at, "expires_at": expires_at},
-    )
 
 
 # --- The client -----------------------------------------------------------------------------------
@@ -661,7 +318,7 @@ class OffersClient:
     def _decode[T](self, response: requests.Response, what: str, parse: Callable[[object], T]) -> T:
         try:
             return parse(_strict_json(response.content))
-        except _ShapeError as error:
+        except ShapeError as error:
             raise OffersProtocolError(
                 f"The Offers service at {self.base_url} answered {what} with "
                 f"{response.status_code} but not in the documented shape: {error}. Nothing from "
@@ -700,34 +357,12 @@ class OffersClient:
         `dead` is a token a call just saw refused (401): it is replaced — unless another process
         has replaced it already — even though its stored expiry has not come.
         """
-        return _read_stored_token().usable(dead=dead) or self._obtain_token(dead=dead)
-
-    def _obtain_token(self, *, dead: str | None) -> _TokenInUse:
-        """A new token from the service, asked for by one process at a time (the lease holder);
-        the others wait for the holder to store it.
-        """
-        deadline = time.monotonic() + self.token_lease_seconds + 1
-        pause = 0.02
-        while True:
-            holder = lease_claim(name=TOKEN_LEASE, seconds=self.token_lease_seconds)
-            if holder is not None:
-                try:
-                    # The previous holder may have stored one between our read and our claim.
-                    stored = _read_stored_token().usable(dead=dead)
-                    return stored or self._request_token(dead=dead)
-                finally:
-                    lease_release(name=TOKEN_LEASE, holder=holder)
-            if time.monotonic() > deadline:
-                raise OffersUnavailable(
-                    f"Another process has been obtaining an Offers access token from "
-                    f"{self.base_url} for over {self.token_lease_seconds:g} s without storing "
-                    "one. Try again shortly."
-                )
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.25)
-            stored = _read_stored_token().usable(dead=dead)
-            if stored is not None:
-                return stored
+        return _read_stored_token().usable(dead=dead) or _obtain_token(
+            dead=dead,
+            lease_seconds=self.token_lease_seconds,
+            base_url=self.base_url,
+            request_token=lambda: self._request_token(dead=dead),
+        )
 
     def _request_token(self, *, dead: str | None) -> _TokenInUse:
         """POST /auth, once; store the token on 201. Only the token lease's holder calls this."""
@@ -748,7 +383,7 @@ class OffersClient:
         if status == 201:
             try:
                 token = _parse_access_token(_strict_json(response.content))
-            except _ShapeError as error:
+            except ShapeError as error:
                 raise OffersProtocolError(
                     f"The Offers service at {self.base_url} answered POST /auth with 201 but not "
                     f"in the documented shape: {error}. Nothing was stored. The service may now "
@@ -788,18 +423,6 @@ class OffersClient:
                 f"({status}: {error_detail(response)}). Check OFFERS_REFRESH_TOKEN."
             )
         raise self._unexpected(response, what)
-
-
-def _register_answer_checker(product_id: uuid.UUID) -> Callable[[object], uuid.UUID]:
-    def check(data: object) -> uuid.UUID:
-        if not isinstance(data, dict) or "id" not in data:
-            raise _ShapeError('expected {"id": "<uuid>"}')
-        answered = _uuid(data["id"], "id")
-        if str(answered) != str(product_id).lower():
-            raise _ShapeError(f"it names product {answered}, not {product_id}")
-        return answered
-
-    return check
 
 
 def _cause(error: BaseException) -> str:
