@@ -6,7 +6,7 @@ for them, a recursive SELECT inside the database about a second.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 
@@ -14,16 +14,20 @@ from pricing.models import ProductSnapshot
 from products.models import Product
 
 
-def minute_snapshots(product: Product, *, start: datetime, count: int) -> None:
-    """`count` snapshots a minute apart from `start` (aware), one offer of 10 items whose price
-    is 100 + i mod 7 at minute i: every figure of the snapshot equals that price. Works on
-    SQLite and PostgreSQL (the date arithmetic is the one thing they spell differently)."""
+def minute_snapshots(
+    product: Product, *, start: datetime, count: int, every: timedelta = timedelta(minutes=1)
+) -> None:
+    """`count` snapshots `every` (whole seconds; a minute by default) apart from `start`
+    (aware), one offer of 10 items whose price is 100 + i mod 7 at the i-th: every figure of
+    the snapshot equals that price. Works on SQLite and PostgreSQL (the date arithmetic is the
+    one thing they spell differently)."""
     columns = "product_id, taken_at, offer_count, total_stock, min_price, max_price, "
     columns += "mean_price, median_price, weighted_mean_price"
+    step = int(every.total_seconds())
     if connection.vendor == "postgresql":
-        moment = "%s::timestamptz + minute.i * interval '1 minute'"
+        moment = f"%s::timestamptz + minute.i * interval '{step} seconds'"
     else:
-        moment = "datetime(%s, '+' || minute.i || ' minutes')"
+        moment = f"datetime(%s, '+' || (minute.i * {step}) || ' seconds')"
     table = connection.ops.quote_name(ProductSnapshot._meta.db_table)
     sql = f"""
         INSERT INTO {table} ({columns})

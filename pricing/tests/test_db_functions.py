@@ -4,14 +4,20 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute, TruncMonth, TruncWeek
 
 from pricing.db_functions import ZoneTrunc, zone_offsets
 from pricing.models import ProductSnapshot
 
 PRAGUE = ZoneInfo("Europe/Prague")
 YEAR_2025 = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
-DJANGO_TRUNC = {"minute": TruncMinute, "hour": TruncHour, "day": TruncDay}
+DJANGO_TRUNC = {
+    "minute": TruncMinute,
+    "hour": TruncHour,
+    "day": TruncDay,
+    "week": TruncWeek,
+    "month": TruncMonth,
+}
 
 
 def test_offsets_change_to_the_second():
@@ -46,7 +52,7 @@ def moments_around_changes(zone: ZoneInfo) -> list[datetime]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["minute", "5min", "15min", "hour", "6h", "day"])
+@pytest.mark.parametrize("kind", ["minute", "5min", "15min", "hour", "6h", "day", "week", "month"])
 @pytest.mark.parametrize(
     "zone",
     ["UTC", "Europe/Prague", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"],
@@ -69,19 +75,22 @@ def test_buckets_equal_djangos_trunc(product, kind, zone):
     # What it means: the wall-clock start of the bucket in the zone.
     for moment, at in ours:
         local = moment.astimezone(zone).replace(tzinfo=None)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         expected = {
             "minute": local.replace(second=0, microsecond=0),
             "5min": local.replace(minute=local.minute // 5 * 5, second=0, microsecond=0),
             "15min": local.replace(minute=local.minute // 15 * 15, second=0, microsecond=0),
             "hour": local.replace(minute=0, second=0, microsecond=0),
             "6h": local.replace(hour=local.hour // 6 * 6, minute=0, second=0, microsecond=0),
-            "day": local.replace(hour=0, minute=0, second=0, microsecond=0),
+            "day": midnight,
+            "week": midnight - timedelta(days=midnight.weekday()),  # from Monday
+            "month": midnight.replace(day=1),
         }[kind]
         assert at.replace(tzinfo=None) == expected, moment
 
 
 def test_wrong_arguments_are_refused():
     with pytest.raises(ValueError, match="kind must be one of"):
-        ZoneTrunc("taken_at", kind="week", tzinfo=PRAGUE, offsets=((YEAR_2025[0], 3600),))
+        ZoneTrunc("taken_at", kind="fortnight", tzinfo=PRAGUE, offsets=((YEAR_2025[0], 3600),))
     with pytest.raises(ValueError, match="at least"):
         ZoneTrunc("taken_at", kind="day", tzinfo=PRAGUE, offsets=())
