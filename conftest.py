@@ -5,6 +5,8 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,87 @@ def other_user(django_user_model, password):
 def user_client(client, user):
     client.force_login(user)
     return client
+
+
+# --- Products in a given state, for the interfaces' tests -------------------------------------
+# The interfaces (dashboard, api) reach pricing only through its selectors and services; their
+# tests set up what the sync would have written through these fixtures instead of pricing's
+# models.
+
+
+@pytest.fixture
+def store_offers():
+    """store_offers(product, [(price, stock) or (offer_id, price, stock), ...], at=...): store
+    one successful sync's answer, as the sync does (pricing.services.offers_store)."""
+    from django.utils import timezone
+
+    from pricing.offers_client import OfferData
+    from pricing.services import offers_store
+
+    def store(product, offers, *, at=None) -> None:
+        answer = [
+            OfferData(*offer) if len(offer) == 3 else OfferData(uuid.uuid4(), *offer)
+            for offer in offers
+        ]
+        offers_store(product=product, offers=answer, at=at or timezone.now())
+
+    return store
+
+
+@pytest.fixture
+def set_tracking():
+    """set_tracking(product, **fields): put the product's registration and sync state (pricing's
+    ProductTracking row) where a test needs it, e.g. registration_state="registered"."""
+    from pricing.models import ProductTracking
+
+    def update(product, **fields) -> None:
+        assert ProductTracking.objects.filter(pk=product.pk).update(**fields) == 1
+
+    return update
+
+
+@pytest.fixture
+def make_product(user, store_offers, set_tracking):
+    """make_product(name, prices=[(price, stock), ...], owner=..., synced_ago=...): a product;
+    with prices, registered and with one sync stored `synced_ago` (default a minute) ago."""
+    from django.utils import timezone
+
+    from products.services import product_create
+
+    def make(name="Product", prices=(), *, owner=None, synced_ago=timedelta(minutes=1), **kw):
+        product = product_create(owner=owner or user, name=name, **kw)
+        if prices:
+            set_tracking(product, registration_state="registered")
+            store_offers(product, prices, at=timezone.now() - synced_ago)
+            product.refresh_from_db()
+        return product
+
+    return make
+
+
+@pytest.fixture
+def make_sync_run():
+    """make_sync_run(**fields): a periodic sync run as the sync records it (started now,
+    unfinished, its lease running for ten minutes unless given)."""
+    from django.utils import timezone
+
+    from pricing.models import SyncRun
+
+    def make(**fields) -> SyncRun:
+        started_at = fields.pop("started_at", timezone.now())
+        fields.setdefault("lease_expires_at", started_at + timedelta(minutes=10))
+        return SyncRun.objects.create(started_at=started_at, **fields)
+
+    return make
+
+
+@pytest.fixture
+def minute_history():
+    """minute_history(product, start=..., count=..., every=a minute): `count` snapshots `every`
+    apart, written by the database itself (pricing.testing.minute_snapshots)."""
+    from pricing.testing import minute_snapshots
+
+    return minute_snapshots
 
 
 # --- The Offers simulator, over real HTTP ------------------------------------------------------

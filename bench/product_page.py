@@ -70,15 +70,15 @@ def write_history(*, days: int, offers: int):
     from tqdm import tqdm
 
     from accounts.models import User
-    from pricing.models import Offer, OfferObservation
+    from pricing.models import Offer, OfferObservation, ProductTracking
     from pricing.testing import minute_snapshots
     from products.models import Product
 
     owner = User.objects.create_user(email="bench@example.com", password=None)
-    # bulk_create sends no post_save: nothing is registered, no task reaches a queue.
-    [product] = Product.objects.bulk_create(
-        [Product(owner=owner, name="Bench product", registration_state="registered")]
-    )
+    # bulk_create sends no post_save: nothing is registered, no task reaches a queue, and
+    # pricing's tracking row is written here.
+    [product] = Product.objects.bulk_create([Product(owner=owner, name="Bench product")])
+    ProductTracking.objects.create(product=product, registration_state="registered")
     now = timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(days=days)
     print(f"Writing {days * 24 * 60:,} minute snapshots …", file=sys.stderr)
@@ -107,8 +107,7 @@ def write_history(*, days: int, offers: int):
             ),
             batch_size=5000,
         )
-    product.last_synced_at = now - timedelta(minutes=1)
-    product.save(update_fields=["last_synced_at"])
+    ProductTracking.objects.filter(pk=product.pk).update(last_synced_at=now - timedelta(minutes=1))
     return owner, product
 
 
@@ -154,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.test import Client, override_settings
         from django.urls import reverse
 
-        from pricing.selectors import MAX_TREND_POINTS
+        from pricing.selectors import MAX_TREND_VALUES
 
         owner, product = write_history(days=args.days, offers=args.offers)
         # Production serves hashed names from collectstatic's manifest; there is none here.
@@ -167,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"One product, {args.days} days of minute snapshots, {args.offers} offers changing "
-            f"hourly; {connection.vendor}; the chart's cap is {MAX_TREND_POINTS:,} values; "
+            f"hourly; {connection.vendor}; the chart's cap is {MAX_TREND_VALUES:,} values; "
             f"median of {args.repeat} requests; currency {settings.PRICE_CURRENCY}."
         )
         print(f"\n{'page':<22} {'HTML bytes':>10} {'queries':>8} {'chart values':>13} {'ms':>8}")
@@ -185,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nTime relative to the 24 h page, same run:")
         for label, row in rows.items():
             print(f"  {label:<22} {row['ms'] / base:5.2f}×")
-        over = [label for label, row in rows.items() if row["values"] > MAX_TREND_POINTS]
+        over = [label for label, row in rows.items() if row["values"] > MAX_TREND_VALUES]
         if over:
             print(f"Over the cap: {', '.join(over)}", file=sys.stderr)
             return 1

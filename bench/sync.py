@@ -159,14 +159,13 @@ def reset_offer_tables() -> None:
     """Every pass starts from the same state: registered products, no offers, no history, no
     lease rows (their first claim costs an INSERT). The shared access-token row stays: the
     service refuses a second token while one is valid."""
-    from pricing.models import Lease, Offer, OfferObservation, ProductSnapshot
-    from products.models import Product
+    from pricing.models import Lease, Offer, OfferObservation, ProductSnapshot, ProductTracking
 
     Lease.objects.all().delete()
     OfferObservation.objects.all().delete()
     Offer.objects.all().delete()
     ProductSnapshot.objects.all().delete()
-    Product.objects.update(last_synced_at=None, last_sync_error="", sync_failures=0)
+    ProductTracking.objects.update(last_synced_at=None, last_sync_error="", sync_failures=0)
 
 
 def current_offers() -> CurrentOffers:
@@ -195,10 +194,10 @@ def snapshot_figures() -> dict[uuid.UUID, tuple]:
 
 
 def ours(product_id: uuid.UUID) -> None:
-    from pricing.services import SyncStatus, offers_sync
+    from pricing.services import SyncResult, offers_sync
 
     outcome = offers_sync(product_id=product_id)
-    if outcome.status != SyncStatus.SYNCED:
+    if outcome.result != SyncResult.SYNCED:
         raise RuntimeError(f"our sync of {product_id} did not succeed: {outcome}")
 
 
@@ -211,7 +210,7 @@ def naive(product_id: uuid.UUID) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from pricing.models import Offer, OfferObservation, ProductSnapshot
+    from pricing.models import Offer, OfferObservation, ProductSnapshot, ProductTracking
     from pricing.offers_client import get_offers_client
     from pricing.statistics import offer_statistics
     from products.models import Product
@@ -243,8 +242,7 @@ def naive(product_id: uuid.UUID) -> None:
         rows = list(Offer.objects.filter(product=product))
         stats = offer_statistics((row.price, row.items_in_stock) for row in rows)
         ProductSnapshot(product=product, taken_at=now, **asdict(stats)).save()
-        product.last_synced_at = now
-        product.save()
+        ProductTracking.objects.filter(pk=product.pk).update(last_synced_at=now)
 
 
 # --- Setup and report ----------------------------------------------------------------------------
@@ -253,13 +251,15 @@ def naive(product_id: uuid.UUID) -> None:
 def register_products(count: int) -> list[uuid.UUID]:
     """Create `count` products and register them with the simulator (not measured).
 
-    bulk_create sends no post_save, so no registration task reaches any Huey queue; the
-    registrations go through our service, eight at a time to save waiting on latency.
+    bulk_create sends no post_save, so no registration task reaches any Huey queue (pricing's
+    tracking rows are written here); the registrations go through our service, eight at a
+    time to save waiting on latency.
     """
     from django.db import connections
     from tqdm import tqdm
 
     from accounts.models import User
+    from pricing.models import ProductTracking
     from pricing.services import product_register
     from products.models import Product
 
@@ -267,6 +267,7 @@ def register_products(count: int) -> list[uuid.UUID]:
     products = Product.objects.bulk_create(
         Product(owner=owner, name=f"Bench product {i:05}") for i in range(count)
     )
+    ProductTracking.objects.bulk_create(ProductTracking(product=product) for product in products)
     ids = [product.pk for product in products]
 
     def register(product_id: uuid.UUID) -> bool:

@@ -25,8 +25,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from dashboard.status import STALE_AFTER_INTERVALS
-from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint
+from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint, stale_after
 
 # The app's palette (static/css/app.css) so the chart sits in its card like the rest of the page.
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -55,18 +54,6 @@ LEGEND_OFFERS_MAX = 4
 ISOLATED_MARKER_SIZE = 6
 TITLE_MAX_CHARS = 40
 
-# How far apart two neighbouring buckets' starts are when no sync was missed between them. At
-# the end of summer time a day is 25 hours, and a local 6-hour bucket 7.
-_BUCKET_LENGTH = {
-    Bucket.RAW: timedelta(0),
-    Bucket.MINUTE: timedelta(minutes=1),
-    Bucket.FIVE_MINUTES: timedelta(minutes=5),
-    Bucket.FIFTEEN_MINUTES: timedelta(minutes=15),
-    Bucket.HOUR: timedelta(hours=1),
-    Bucket.SIX_HOURS: timedelta(hours=7),
-    Bucket.DAY: timedelta(hours=25),
-}
-
 _HOVER_TIME_FORMAT = {
     Bucket.RAW: "%-d %b %Y, %H:%M:%S",
     Bucket.MINUTE: "%-d %b %Y, %H:%M",
@@ -75,6 +62,8 @@ _HOVER_TIME_FORMAT = {
     Bucket.HOUR: "%-d %b %Y, %H:%M",
     Bucket.SIX_HOURS: "%-d %b %Y, %H:%M",
     Bucket.DAY: "%-d %b %Y",
+    Bucket.WEEK: "week of %-d %b %Y",
+    Bucket.MONTH: "%b %Y",
 }
 
 
@@ -102,7 +91,6 @@ def price_trend_figure(
     product_name: str,
     currency: str,
     show_offers: bool,
-    sync_interval: timedelta,
 ) -> dict[str, Any]:
     """A plotly figure of the trend as a JSON-able dict: {"data": [...], "layout": {...}}.
 
@@ -111,7 +99,7 @@ def price_trend_figure(
     vertex); "Mean" and "Weighted mean" (one value per trend point, None where undefined,
     drawn as a gap); then, when show_offers, one step line per offer of trend.offers in the
     trend's order, hover-named offer_label(offer_id), one value per offer point. So the figure
-    never holds more values than trend.point_count, besides the None that breaks every line
+    never holds more values than trend.value_count, besides the None that breaks every line
     after an outage (see _outages: the history has no bucket for them, and a line drawn
     across would show prices nobody saw). x values are naive ISO strings of the wall-clock
     time in trend.tz; the x axis spans the period (from just before younger history, see
@@ -121,7 +109,7 @@ def price_trend_figure(
     tz = trend.tz
     unit = plotly_text(currency)
     price = _money("y", unit)
-    after_outage = _outages(trend, sync_interval=sync_interval)
+    after_outage = _outages(trend)
     data: list[go.Scatter] = []
     if trend.points:
         at = [point.at for point in trend.points]
@@ -164,7 +152,7 @@ def price_trend_figure(
         trend,
         # Seconds of history on an axis that short would be ticked in half seconds; any more,
         # and the first syncs of a new product would be a sliver at its right edge.
-        min_span=STALE_AFTER_INTERVALS * sync_interval,
+        min_span=stale_after(),
         title=product_name,
         unit=unit,
         offers_listed=listed,
@@ -174,14 +162,13 @@ def price_trend_figure(
     return _json_safe(figure.to_plotly_json())
 
 
-def _outages(trend: Trend, *, sync_interval: timedelta) -> frozenset[datetime]:
-    """The bucket times that follow an outage: more than STALE_AFTER_INTERVALS sync intervals
-    (what the overview calls stale) without a snapshot, beyond the bucket's own length."""
-    allowed = _BUCKET_LENGTH[trend.bucket] + STALE_AFTER_INTERVALS * sync_interval
+def _outages(trend: Trend) -> frozenset[datetime]:
+    """The bucket times that follow an outage (further from the previous one than
+    trend.outage_gap)."""
     # In UTC: aware datetimes sharing a zone subtract as wall-clock times.
     times = [point.at.astimezone(UTC) for point in trend.points]
     return frozenset(
-        later for earlier, later in itertools.pairwise(times) if later - earlier > allowed
+        later for earlier, later in itertools.pairwise(times) if later - earlier > trend.outage_gap
     )
 
 

@@ -1,44 +1,36 @@
-"""The overview's query (search, sort) and rows (statistics for one page of products).
+"""The overview's query (search, sort) and rows (figures for one page of products).
 
-Every figure comes from pricing.selectors; this module only decides what the page asks for.
+Every figure and every ordering comes from pricing.selectors; this module only decides what the
+page asks for and how the URL spells it.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 
-from dashboard.status import SyncStatusView, sync_status
-from pricing.models import ProductSnapshot
+from dashboard.status import StatusBadge, status_badge
 from pricing.selectors import (
+    CATALOGUE_CHANGE_PERIOD,
     CurrentStatistics,
+    ProductOrder,
     price_change_many,
     product_stats_many,
+    products_ordered,
     sparkline_many,
+    sync_status,
 )
 from products.models import Product
 
-CHANGE_PERIOD = timedelta(hours=24)
-
-
-def _latest_snapshot(field: str) -> Subquery:
-    return Subquery(
-        ProductSnapshot.objects.filter(product=OuterRef("pk"))
-        .order_by("-taken_at", "-id")
-        .values(field)[:1]
-    )
-
-
-# The sortable columns: key → the ordering of its ascending direction. Columns that read the
-# latest snapshot sort in the database; "change" is computed by the selector and sorted here.
-SORTS: dict[str, tuple[str, object]] = {
-    "name": ("Name", "name"),
-    "mean": ("Mean price", _latest_snapshot("mean_price")),
-    "weighted": ("Weighted mean", _latest_snapshot("weighted_mean_price")),
-    "change": ("24 h change", None),
-    "offers": ("Offers", _latest_snapshot("offer_count")),
-    "stock": ("Stock", _latest_snapshot("total_stock")),
+# The sortable columns, in the table's order: URL key → (header, ordering).
+SORTS: dict[str, tuple[str, ProductOrder]] = {
+    "name": ("Name", ProductOrder.NAME),
+    "mean": ("Mean price", ProductOrder.MEAN_PRICE),
+    "weighted": ("Weighted mean", ProductOrder.WEIGHTED_MEAN_PRICE),
+    "change": ("24 h change", ProductOrder.CHANGE),
+    "offers": ("Offers", ProductOrder.OFFERS),
+    "stock": ("Stock", ProductOrder.STOCK),
 }
 DEFAULT_SORT = "name"
 
@@ -96,27 +88,10 @@ class OverviewQuery:
             )
         return columns
 
-    def order(self, products: QuerySet[Product], *, now: datetime) -> QuerySet | list[Product]:
-        ordering = SORTS[self.sort][1]
-        if ordering is None:
-            return self._order_by_change(products, now=now)
-        expression = F(ordering) if isinstance(ordering, str) else ordering
-        expression = (
-            expression.desc(nulls_last=True) if self.descending else expression.asc(nulls_last=True)
+    def order(self, products: QuerySet[Product], *, now: datetime) -> QuerySet[Product]:
+        return products_ordered(
+            products, by=SORTS[self.sort][1], descending=self.descending, now=now
         )
-        return products.order_by(expression, "name", "pk")
-
-    def _order_by_change(self, products: QuerySet[Product], *, now: datetime) -> list[Product]:
-        # The change is a selector's computation over snapshots, so it is sorted here, over the
-        # user's catalogue (one query for the changes, one for the products).
-        products = list(products.order_by("name", "pk"))
-        changes = price_change_many(
-            product_ids=[p.pk for p in products], start=now - CHANGE_PERIOD, end=now
-        )
-        with_change = [p for p in products if changes[p.pk] is not None]
-        without = [p for p in products if changes[p.pk] is None]
-        with_change.sort(key=lambda p: changes[p.pk], reverse=self.descending)
-        return with_change + without  # undefined changes last, either way
 
 
 @dataclass(frozen=True)
@@ -125,14 +100,14 @@ class OverviewRow:
     current: CurrentStatistics
     change: float | None
     sparkline: list[float | None]
-    status: SyncStatusView
+    badge: StatusBadge
 
 
 def overview_rows(products, *, now: datetime) -> list[OverviewRow]:
-    """Statistics for one page of products, in a constant number of queries."""
+    """Figures for one page of products (their sync state joined), in three queries."""
     products = list(products)
     ids = [p.pk for p in products]
-    start = now - CHANGE_PERIOD
+    start = now - CATALOGUE_CHANGE_PERIOD
     current = product_stats_many(product_ids=ids)
     changes = price_change_many(product_ids=ids, start=start, end=now)
     sparklines = sparkline_many(product_ids=ids, start=start, end=now)
@@ -142,7 +117,7 @@ def overview_rows(products, *, now: datetime) -> list[OverviewRow]:
             current=current[p.pk],
             change=changes[p.pk],
             sparkline=sparklines[p.pk],
-            status=sync_status(p, now=now),
+            badge=status_badge(sync_status(p, now=now), now=now),
         )
         for p in products
     ]

@@ -1,43 +1,46 @@
-"""What a product's sync status looks like to its owner (DESIGN §7: registering, synced N min
-ago, error with its message, stale, suspended)."""
+"""How a product's sync state looks on the pages: a label, a colour and a line of detail.
+
+The state itself is pricing's (pricing.selectors.sync_status); this module only words it.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.utils.timesince import timesince
 
-from products.models import Product
+from pricing.selectors import ProductSyncStatus, SyncState
 
-STALE_AFTER_INTERVALS = 3
+# state → (label, badge tone: a badge class suffix)
+_LOOKS = {
+    SyncState.SUSPENDED: ("Suspended", "danger"),
+    SyncState.REGISTRATION_FAILED: ("Registration failed", "danger"),
+    SyncState.REGISTERING: ("Registering", "info"),
+    SyncState.AWAITING_FIRST_SYNC: ("Waiting for offers", "info"),
+    SyncState.FAILING: ("Sync error", "danger"),
+    SyncState.STALE: ("Stale", "warning"),
+    SyncState.SYNCED: ("Synced", "success"),
+}
 
 
 @dataclass(frozen=True, slots=True)
-class SyncStatusView:
+class StatusBadge:
     label: str
-    tone: str  # a badge class suffix: success, info, warning, danger
-    detail: str = ""  # the error message, or when it last worked
+    tone: str  # success, info, warning, danger
+    detail: str = ""  # the reason or error, or when it last worked
 
 
-def sync_status(product: Product, *, now: datetime) -> SyncStatusView:
-    Registration = Product.RegistrationState
-    if product.is_suspended:
-        return SyncStatusView("Suspended", "danger", product.suspension_reason)
-    if product.registration_state == Registration.FAILED:
-        return SyncStatusView("Registration failed", "danger", product.registration_error)
-    if product.registration_state == Registration.PENDING:
-        return SyncStatusView("Registering", "info", product.registration_error)
-    if product.last_synced_at is None:
-        if product.last_sync_error:
-            return SyncStatusView("Sync error", "danger", product.last_sync_error)
-        return SyncStatusView("Waiting for offers", "info")
-    ago = f"synced {_ago(product.last_synced_at, now)}"
-    if product.sync_failures and product.last_sync_error:
-        return SyncStatusView("Sync error", "danger", f"{product.last_sync_error} (last {ago})")
-    stale_after = timedelta(seconds=STALE_AFTER_INTERVALS * settings.OFFERS_SYNC_INTERVAL)
-    if now - product.last_synced_at > stale_after:
-        return SyncStatusView("Stale", "warning", f"Last {ago}")
-    return SyncStatusView(ago[0].upper() + ago[1:], "success")
+def status_badge(status: ProductSyncStatus, *, now: datetime) -> StatusBadge:
+    label, tone = _LOOKS[status.state]
+    detail = status.message
+    if status.last_synced_at is not None:
+        ago = f"synced {_ago(status.last_synced_at, now)}"
+        if status.state is SyncState.SYNCED:
+            label = ago[0].upper() + ago[1:]
+        elif status.state is SyncState.STALE:
+            detail = f"Last {ago}"
+        elif status.state is SyncState.FAILING:
+            detail = f"{detail} (last {ago})"
+    return StatusBadge(label, tone, detail)
 
 
 def _ago(moment: datetime, now: datetime) -> str:

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,17 +20,19 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard.charts import price_trend_figure
 from dashboard.overview import OverviewQuery, overview_rows
 from dashboard.periods import Period
-from dashboard.status import sync_status
-from pricing.leases import lease_claim
-from pricing.models import Offer
+from dashboard.status import status_badge
 from pricing.selectors import (
+    ProductSyncStatus,
+    TrendTooLarge,
+    catalogue_summary,
     current_offers,
     history_start,
-    latest_sync_run,
     price_trend,
     product_stats,
+    sync_status,
+    with_sync_state,
 )
-from pricing.tasks import sync_product_task
+from pricing.services import SyncRequestOutcome, product_sync_request
 from products.forms import ProductForm
 from products.models import Product
 from products.services import ProductSuspended, product_create, product_delete, product_update
@@ -45,8 +46,11 @@ def is_partial(request) -> bool:
 
 
 def _owned_product(request, product_id) -> Product:
-    """The signed-in user's product; a 404 for anyone else's (it exists for nobody else)."""
-    return get_object_or_404(Product.objects.for_owner(request.user), pk=product_id)
+    """The signed-in user's product (its sync state joined); a 404 for anyone else's (it exists
+    for nobody else)."""
+    return get_object_or_404(
+        with_sync_state(Product.objects.for_owner(request.user)), pk=product_id
+    )
 
 
 @require_GET
@@ -64,7 +68,7 @@ def overview(request):
     now = timezone.now()
     if is_partial(request) and request.htmx.target == "summary-cards":
         # The cards refresh themselves after a change; they need none of the table's work.
-        summary = _summary(request.user, now=now)
+        summary = catalogue_summary(owner=request.user, now=now)
         return render(request, f"{template}#summary-cards", {"summary": summary})
     query = OverviewQuery.from_params(request.GET)
     products = Product.objects.for_owner(request.user).search(query.search)
@@ -77,27 +81,8 @@ def overview(request):
     }
     if is_partial(request):
         return render(request, f"{template}#product-table", context)
-    context["summary"] = _summary(request.user, now=now)
+    context["summary"] = catalogue_summary(owner=request.user, now=now)
     return render(request, template, context)
-
-
-def _summary(user, *, now) -> dict:
-    counts = Product.objects.for_owner(user).aggregate(
-        products=Count("pk"),
-        failing=Count(
-            "pk",
-            filter=Q(sync_failures__gt=0) | Q(registration_state=Product.RegistrationState.FAILED),
-        ),
-    )
-    run = latest_sync_run()
-    return {
-        **counts,
-        "current_offers": Offer.objects.current().filter(product__owner=user).count(),
-        "last_run": run,
-        "last_run_stalled": run is not None
-        and run.finished_at is None
-        and now - run.started_at > timedelta(minutes=10),
-    }
 
 
 # --- Create, edit, delete -----------------------------------------------------------------------
@@ -210,33 +195,38 @@ def product_detail(request, product_id):
     }
     refresh_others = False
     if region in (None, "offers-table"):
-        syncing, just_synced = _sync_watch(request, product, now=now)
+        status = sync_status(product, now=now)
+        syncing, just_synced = _sync_watch(request, product, status, now=now)
         context |= {
             "offers": current_offers(product=product),
-            "status": sync_status(product, now=now),
+            "status": status,
+            "badge": status_badge(status, now=now),
             "syncing_since": syncing,
         }
         refresh_others = just_synced
     if region in (None, "product-live"):
         start, end = period.bounds(history_start=history_start(product=product), now=now)
-        trend = price_trend(
-            product=product,
-            start=start,
-            end=end,
-            tz=request.user.zoneinfo,
-            include_offers=show_offers,
-        )
-        context |= {
-            "current": product_stats(product=product),
-            "trend": trend,
-            "figure": price_trend_figure(
-                trend,
-                product_name=product.name,
-                currency=settings.PRICE_CURRENCY,
-                show_offers=show_offers,
-                sync_interval=timedelta(seconds=settings.OFFERS_SYNC_INTERVAL),
-            ),
-        }
+        context["current"] = product_stats(product=product)
+        try:
+            trend = price_trend(
+                product=product,
+                start=start,
+                end=end,
+                tz=request.user.zoneinfo,
+                include_offers=show_offers,
+            )
+        except TrendTooLarge:  # over a century of history: nothing real gets here
+            context["trend_too_large"] = True
+        else:
+            context |= {
+                "trend": trend,
+                "figure": price_trend_figure(
+                    trend,
+                    product_name=product.name,
+                    currency=settings.PRICE_CURRENCY,
+                    show_offers=show_offers,
+                ),
+            }
     template = "dashboard/product.html" + (f"#{region}" if region else "")
     response = render(request, template, context)
     if refresh_others:
@@ -244,10 +234,13 @@ def product_detail(request, product_id):
     return response
 
 
-def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, bool]:
+def _sync_watch(
+    request, product: Product, status: ProductSyncStatus, *, now
+) -> tuple[datetime | None, bool]:
     """After "Sync now" the offers table polls with ?syncing=<when it was asked>. A new product
-    is watched the same way from its creation until its first sync, so that its first offers
-    show within seconds, not at the next regular refresh.
+    is watched the same way from its creation until its first sync (for at most
+    SYNC_WATCH_LIMIT), so that its first offers show within seconds, not at the next regular
+    refresh.
 
     Returns (the time it is still waiting since, or None; whether it has just finished).
     """
@@ -256,56 +249,46 @@ def _sync_watch(request, product: Product, *, now) -> tuple[datetime | None, boo
         since = parse_datetime(request.GET.get("syncing", "").replace(" ", "+"))
     except ValueError:  # well-formed but impossible, like month 13
         since = None
-    if since is None and _awaiting_first_sync(product, now=now):
+    if since is None and status.first_sync_pending and now - product.created_at <= SYNC_WATCH_LIMIT:
         return product.created_at, False
     if since is None or timezone.is_naive(since):
         return None, False
-    finished = any(
-        moment is not None and moment >= since
-        for moment in (product.last_synced_at, product.last_sync_error_at)
-    )
+    finished = status.last_attempt_at is not None and status.last_attempt_at >= since
     if finished or now - since > SYNC_WATCH_LIMIT:
         return None, True
     return since, False
 
 
-def _awaiting_first_sync(product: Product, *, now) -> bool:
-    """Created moments ago, and neither synced nor failed yet: its first sync is coming."""
-    return (
-        product.last_synced_at is None
-        and product.last_sync_error_at is None
-        and not product.is_suspended
-        and product.registration_state != Product.RegistrationState.FAILED
-        and now - product.created_at <= SYNC_WATCH_LIMIT
-    )
-
-
 @login_required
 @require_POST
 def product_sync_now(request, product_id):
-    """Enqueue a sync of this product now; at most one per SYNC_NOW_COOLDOWN per product."""
+    """Ask for a sync of this product now (pricing rate-limits it per product)."""
     product = _owned_product(request, product_id)
-    if product.is_suspended or not product.is_registered:
-        messages.error(request, f"“{product.name}” cannot be synced until it is registered.")
-        return _after_sync_request(request, product, status=409)
-    # The lease is never released: it expires, which is what makes it a rate limit.
-    if not lease_claim(name=f"sync-now:{product.pk}", seconds=settings.SYNC_NOW_COOLDOWN):
-        messages.warning(
-            request,
-            f"A sync of “{product.name}” was asked for moments ago; "
-            f"you can ask again {settings.SYNC_NOW_COOLDOWN} s after it.",
-        )
-        return _after_sync_request(request, product, status=429)
-    requested_at = timezone.now()  # before enqueuing: a quick worker may finish at once
-    sync_product_task(str(product.pk))
+    sync = product_sync_request(product=product)
+    match sync.outcome:
+        case SyncRequestOutcome.SUSPENDED:
+            messages.error(request, f"“{product.name}” is suspended by staff and is not synced.")
+            return _after_sync_request(request, product, status=409)
+        case SyncRequestOutcome.NOT_REGISTERED:
+            messages.error(request, f"“{product.name}” cannot be synced until it is registered.")
+            return _after_sync_request(request, product, status=409)
+        case SyncRequestOutcome.COOLING_DOWN:
+            messages.warning(
+                request,
+                f"A sync of “{product.name}” was asked for moments ago; "
+                f"you can ask again {sync.cooldown} s after it.",
+            )
+            return _after_sync_request(request, product, status=429)
     if not request.htmx:
         messages.success(request, f"Syncing “{product.name}”: new offers appear in seconds.")
         return redirect("dashboard:product", product_id=product.pk)
+    status = sync_status(product, now=sync.requested_at)
     context = {
         "product": product,
         "offers": current_offers(product=product),
-        "status": sync_status(product, now=requested_at),
-        "syncing_since": requested_at,
+        "status": status,
+        "badge": status_badge(status, now=sync.requested_at),
+        "syncing_since": sync.requested_at,
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
     return render(request, "dashboard/product.html#offers-table", context)

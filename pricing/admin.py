@@ -6,7 +6,7 @@ Offers, snapshots and sync runs come from the service: they are read-only here.
 from django.contrib import admin
 from django.db.models import Count, Q
 
-from pricing.models import Offer, ProductSnapshot, SyncRun
+from pricing.models import Offer, ProductSnapshot, ProductTracking, SyncRun
 from products.models import Product
 
 
@@ -34,18 +34,16 @@ class CurrentOfferInline(admin.TabularInline):
         return False
 
 
-# Written by the sync, never by hand.
-OFFERS_SERVICE_FIELDS = [
-    "registration_state",
-    "registration_error",
-    "registration_attempts",
-    "registration_next_attempt_at",
-    "registered_at",
-    "last_synced_at",
-    "last_sync_error",
-    "last_sync_error_at",
-    "sync_failures",
-]
+class TrackingInline(admin.StackedInline):
+    """Where the product stands with the Offers service: written by the sync, never by hand."""
+
+    model = ProductTracking
+    fields = [field.name for field in ProductTracking._meta.fields if field.name != "product"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Product)
@@ -60,20 +58,16 @@ class ProductAdmin(admin.ModelAdmin):
         "is_suspended",
         "created_at",
     ]
-    list_filter = ["registration_state", "is_suspended", "created_at"]
+    list_filter = ["tracking__registration_state", "is_suspended", "created_at"]
     search_fields = ["name", "description", "owner__email", "=id"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "tracking"]
     autocomplete_fields = ["owner"]
     date_hierarchy = "created_at"
-    inlines = [CurrentOfferInline]
-    readonly_fields = ["id", "created_at", "updated_at", *OFFERS_SERVICE_FIELDS]
+    inlines = [TrackingInline, CurrentOfferInline]
+    readonly_fields = ["id", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["id", "owner", "name", "description", "created_at", "updated_at"]}),
         ("Moderation", {"fields": ["is_suspended", "suspension_reason"]}),
-        (
-            "Offers service",
-            {"fields": OFFERS_SERVICE_FIELDS},
-        ),
     ]
 
     def get_queryset(self, request):
@@ -86,6 +80,18 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="offers", ordering="current_offer_count")
     def current_offers(self, product: Product) -> int:
         return product.current_offer_count
+
+    @admin.display(description="registration", ordering="tracking__registration_state")
+    def registration_state(self, product: Product) -> str:
+        return product.tracking.get_registration_state_display()
+
+    @admin.display(description="last synced", ordering="tracking__last_synced_at")
+    def last_synced_at(self, product: Product):
+        return product.tracking.last_synced_at
+
+    @admin.display(description="failures", ordering="tracking__sync_failures")
+    def sync_failures(self, product: Product) -> int:
+        return product.tracking.sync_failures
 
 
 @admin.register(Offer)

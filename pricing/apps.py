@@ -7,9 +7,9 @@ class PricingConfig(AppConfig):
     verbose_name = "Pricing"
 
     def ready(self):
-        from pricing.receivers import register_new_product
+        from pricing.receivers import track_new_product
         from products.models import Product
 
         post_save.connect(
-            register_new_product, sender=Product, dispatch_uid="pricing.register_new_product"
+            track_new_product, sender=Product, dispatch_uid="pricing.track_new_product"
         )

@@ -1,12 +1,79 @@
-"""The Offers side: offers, their history, sync runs, the shared access token and leases.
+"""The Offers side: how each product is tracked, its offers and their history, sync runs, the
+shared access token and leases.
 
 All times are stored in UTC. Prices are integers: whole units of settings.PRICE_CURRENCY.
 """
+
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
 
 from products.models import Product
+
+
+class RegistrationState(models.TextChoices):
+    PENDING = "pending", "Registering"
+    REGISTERED = "registered", "Registered"
+    FAILED = "failed", "Registration failed"
+
+
+class ProductTrackingQuerySet(models.QuerySet):
+    def active(self) -> "ProductTrackingQuerySet":
+        """Of products not suspended by staff: the sync skips the rest."""
+        return self.filter(product__is_suspended=False)
+
+    def registered(self) -> "ProductTrackingQuerySet":
+        return self.filter(registration_state=RegistrationState.REGISTERED)
+
+    def pending(self) -> "ProductTrackingQuerySet":
+        return self.filter(registration_state=RegistrationState.PENDING)
+
+
+class ProductTracking(models.Model):
+    """How pricing follows one product: its registration with the Offers service and the state
+    of its sync.
+
+    One row per product, created with it by pricing's receiver (pricing.receivers); only
+    pricing's services write it. It lives here, not on Product, because products knows nothing
+    of the Offers service (DESIGN §2).
+    """
+
+    product = models.OneToOneField(
+        Product, on_delete=models.CASCADE, primary_key=True, related_name="tracking"
+    )
+    registration_state = models.CharField(
+        max_length=16, choices=RegistrationState, default=RegistrationState.PENDING
+    )
+    registration_error = models.TextField(blank=True)
+    registration_attempts = models.PositiveIntegerField(default=0)
+    registration_next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a failed registration is tried again (backoff)."
+    )
+    registered_at = models.DateTimeField(null=True, blank=True)
+
+    last_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last successful sync."
+    )
+    last_sync_error = models.TextField(blank=True)
+    last_sync_error_at = models.DateTimeField(null=True, blank=True)
+    sync_failures = models.PositiveIntegerField(
+        default=0, help_text="Consecutive failed syncs; 0 after a success."
+    )
+
+    objects = ProductTrackingQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "tracking"
+        verbose_name_plural = "tracking"
+        indexes = [models.Index(fields=["registration_state"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.get_registration_state_display()}"
+
+    @property
+    def is_registered(self) -> bool:
+        return self.registration_state == RegistrationState.REGISTERED
 
 
 class OfferQuerySet(models.QuerySet):
@@ -102,8 +169,10 @@ class SyncRun(models.Model):
     )
     # {"<product id>": "<message>"} for the products whose sync failed in this run.
     errors = models.JSONField(default=dict, blank=True)
-    # The run holds the "offers-sync-run" lease until its last product is done.
+    # The run holds the "offers-sync-run" lease until its last product is done, or until the
+    # lease expires: a run unfinished by then is stalled (a worker died), and the next may start.
     lease_holder = models.CharField(max_length=64, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -116,6 +185,11 @@ class SyncRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.finished_at is not None
+
+    def is_stalled(self, *, now: datetime) -> bool:
+        """Unfinished when its lease ran out: whatever ran it is gone, and its products are
+        synced again by the next run. The same rule as the lease, so the two cannot disagree."""
+        return self.finished_at is None and now >= self.lease_expires_at
 
 
 class OffersAccessToken(models.Model):

@@ -1,9 +1,11 @@
-"""Writes of the Offers side: registration, the sync of a product's offers, and sync runs.
+"""Writes of the Offers side: registration, the sync of a product's offers, sync requests from
+people ("Sync now"), and sync runs. With pricing.selectors, the interfaces' way into pricing.
 
 Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; each product's
 writes are one transaction; a failed or malformed fetch changes nothing but the product's error
-fields; leases (pricing.leases) keep one product from being synced twice at once and runs from
-overlapping, and they expire, so a killed worker cannot stop syncing for good.
+fields (in its ProductTracking row); leases (pricing.leases) keep one product from being synced
+twice at once and runs from overlapping, and they expire, so a killed worker cannot stop
+syncing for good. Product ids are uuid.UUID from the task boundary inward.
 """
 
 import enum
@@ -19,7 +21,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from pricing.leases import HeldLease, lease, lease_claim, lease_release
-from pricing.models import Offer, OfferObservation, ProductSnapshot, SyncRun
+from pricing.models import (
+    Offer,
+    OfferObservation,
+    ProductSnapshot,
+    ProductTracking,
+    RegistrationState,
+    SyncRun,
+)
 from pricing.offers_client import (
     OfferData,
     OffersError,
@@ -36,8 +45,6 @@ REGISTRATION_MAX_ATTEMPTS = 8
 REGISTRATION_BACKOFF_BASE = 5.0  # seconds; doubles with each failed attempt
 REGISTRATION_BACKOFF_MAX = 600.0
 SYNC_RUN_LEASE = "offers-sync-run"
-
-Registration = Product.RegistrationState
 
 
 def _call_budget() -> float:
@@ -68,7 +75,12 @@ class RegistrationOutcome:
     error: str = ""
 
 
-def product_register(*, product_id: uuid.UUID | str) -> RegistrationOutcome:
+def _tracking_of(product_id: uuid.UUID) -> ProductTracking | None:
+    """The product's tracking row with its product, or None when the product is gone."""
+    return ProductTracking.objects.select_related("product").filter(product_id=product_id).first()
+
+
+def product_register(*, product_id: uuid.UUID) -> RegistrationOutcome:
     """Register the product with the Offers service (DESIGN §3).
 
     201 and 409 mean registered. A 422 marks it `failed` with the service's message; any other
@@ -79,19 +91,20 @@ def product_register(*, product_id: uuid.UUID | str) -> RegistrationOutcome:
     with lease(f"offers-register:{product_id}", seconds=_call_budget() + 10) as won:
         if not won:
             return RegistrationOutcome(registered=False, error="already being registered")
-        product = Product.objects.filter(pk=product_id).first()
-        if product is None or product.is_suspended:
+        tracking = _tracking_of(product_id)
+        if tracking is None or tracking.product.is_suspended:
             return RegistrationOutcome(registered=False, error="no such active product")
-        if product.is_registered:
+        if tracking.is_registered:
             return RegistrationOutcome(registered=True)
+        product = tracking.product
         try:
             get_offers_client().register_product(
                 product_id=product.pk, name=product.name, description=product.description
             )
         except OffersError as error:
-            return _registration_failed(product, error)
-        Product.objects.filter(pk=product.pk).update(
-            registration_state=Registration.REGISTERED,
+            return _registration_failed(tracking, error)
+        ProductTracking.objects.filter(pk=product.pk).update(
+            registration_state=RegistrationState.REGISTERED,
             registration_error="",
             registration_attempts=F("registration_attempts") + 1,
             registration_next_attempt_at=None,
@@ -101,19 +114,20 @@ def product_register(*, product_id: uuid.UUID | str) -> RegistrationOutcome:
         return RegistrationOutcome(registered=True)
 
 
-def _registration_failed(product: Product, error: OffersError) -> RegistrationOutcome:
-    attempts = product.registration_attempts + 1
+def _registration_failed(tracking: ProductTracking, error: OffersError) -> RegistrationOutcome:
+    product_id = tracking.product_id
+    attempts = tracking.registration_attempts + 1
     message = str(error)
     if isinstance(error, OffersRejected) or attempts >= REGISTRATION_MAX_ATTEMPTS:
-        state, retry_in, next_at = Registration.FAILED, None, None
-        logger.warning("Registration of product %s failed for good: %s", product.pk, message)
+        state, retry_in, next_at = RegistrationState.FAILED, None, None
+        logger.warning("Registration of product %s failed for good: %s", product_id, message)
     else:
-        state, retry_in = Registration.PENDING, registration_backoff(attempts)
+        state, retry_in = RegistrationState.PENDING, registration_backoff(attempts)
         next_at = timezone.now() + timedelta(seconds=retry_in)
         logger.info(
-            "Registration of product %s failed (%s); retry in %.0f s", product.pk, message, retry_in
+            "Registration of product %s failed (%s); retry in %.0f s", product_id, message, retry_in
         )
-    Product.objects.filter(pk=product.pk).update(
+    ProductTracking.objects.filter(pk=product_id).update(
         registration_state=state,
         registration_error=message,
         registration_attempts=attempts,
@@ -122,25 +136,23 @@ def _registration_failed(product: Product, error: OffersError) -> RegistrationOu
     return RegistrationOutcome(registered=False, retry_in=retry_in, error=message)
 
 
-def product_register_again(*, product: Product) -> Product:
+def product_register_again(*, product: Product) -> None:
     """ "Register again" after a failure: back to `pending` with a fresh count of attempts."""
-    Product.objects.filter(pk=product.pk).exclude(
-        registration_state=Registration.REGISTERED
+    ProductTracking.objects.filter(pk=product.pk).exclude(
+        registration_state=RegistrationState.REGISTERED
     ).update(
-        registration_state=Registration.PENDING,
+        registration_state=RegistrationState.PENDING,
         registration_error="",
         registration_attempts=0,
         registration_next_attempt_at=None,
     )
-    product.refresh_from_db()
-    return product
 
 
 def products_due_for_registration() -> list[uuid.UUID]:
     """Pending, active products whose backoff has passed: what the periodic job retries."""
     now = timezone.now()
     return list(
-        Product.objects.active()
+        ProductTracking.objects.active()
         .pending()
         .filter(
             Q(registration_next_attempt_at__isnull=True) | Q(registration_next_attempt_at__lte=now)
@@ -152,57 +164,61 @@ def products_due_for_registration() -> list[uuid.UUID]:
 # --- Sync of one product -------------------------------------------------------------------------
 
 
-class SyncStatus(enum.StrEnum):
+class SyncResult(enum.StrEnum):
+    """How one sync of one product ended (not the product's state: pricing.status has that)."""
+
     SYNCED = "synced"
     FAILED = "failed"
     SKIPPED = "skipped"  # suspended, not registered, or already being synced
+    # The service forgot the product (404): it is pending again, and its registration (which
+    # syncs on success) is the caller's next step, outside this sync's lease.
+    NEEDS_REGISTRATION = "needs_registration"
 
 
 @dataclass(frozen=True, slots=True)
 class SyncOutcome:
-    status: SyncStatus
+    result: SyncResult
     error: str = ""
     offers: int = 0
     observations: int = 0
 
 
-def offers_sync(*, product_id: uuid.UUID | str, run_id: int | None = None) -> SyncOutcome:
+def offers_sync(*, product_id: uuid.UUID, run_id: int | None = None) -> SyncOutcome:
     """Fetch the product's offers and store them (DESIGN §3).
 
     The HTTP call comes first; then one transaction upserts offers by the service's id, marks
     offers missing from the answer as no longer current (their rows and history stay), writes an
     observation for each new or changed offer and one snapshot. A failure changes nothing but
-    the product's sync error fields. A 404 sends the product back to `pending`, registers it
-    again and fetches once more. Records the outcome in the run `run_id` when given.
+    the product's sync error fields. A 404 sends the product back to `pending` and ends with
+    NEEDS_REGISTRATION. Records the outcome in the run `run_id` when given.
     """
     with lease(f"offers-sync:{product_id}", seconds=_product_lease_seconds()) as held:
         if held:
             outcome = _sync_leased(product_id, held)
         else:
-            outcome = SyncOutcome(SyncStatus.SKIPPED, error="already being synced")
+            outcome = SyncOutcome(SyncResult.SKIPPED, error="already being synced")
     if run_id is not None:
         sync_run_record(run_id=run_id, product_id=product_id, outcome=outcome)
     return outcome
 
 
-def _sync_leased(product_id: uuid.UUID | str, held: HeldLease) -> SyncOutcome:
-    product = Product.objects.filter(pk=product_id).first()
-    if product is None or product.is_suspended or not product.is_registered:
-        return SyncOutcome(SyncStatus.SKIPPED, error="not an active registered product")
-    client = get_offers_client()
+def _sync_leased(product_id: uuid.UUID, held: HeldLease) -> SyncOutcome:
+    tracking = _tracking_of(product_id)
+    if tracking is None or tracking.product.is_suspended or not tracking.is_registered:
+        return SyncOutcome(SyncResult.SKIPPED, error="not an active registered product")
+    product = tracking.product
     try:
-        try:
-            offers = client.get_offers(product_id=product.pk)
-        except ProductNotRegistered:
-            # The service lost the registration (it can): register again, then fetch again.
-            logger.warning("Offers service forgot product %s; registering it again", product.pk)
-            Product.objects.filter(pk=product.pk).update(
-                registration_state=Registration.PENDING, registered_at=None
-            )
-            registration = product_register(product_id=product.pk)
-            if not registration.registered:
-                return _sync_failed(product, f"Registering again failed: {registration.error}")
-            offers = client.get_offers(product_id=product.pk)
+        offers = get_offers_client().get_offers(product_id=product.pk)
+    except ProductNotRegistered:
+        # The service lost the registration (it can): pending again, registered by the caller.
+        logger.warning("Offers service forgot product %s; it needs registering again", product.pk)
+        ProductTracking.objects.filter(pk=product.pk).update(
+            registration_state=RegistrationState.PENDING, registered_at=None
+        )
+        return SyncOutcome(
+            SyncResult.NEEDS_REGISTRATION,
+            error="The Offers service no longer knew the product; it is being registered again.",
+        )
     except OffersError as error:
         return _sync_failed(product, str(error))
     # The lease is given back in the store's transaction: a commit less per sync (each commit
@@ -210,17 +226,17 @@ def _sync_leased(product_id: uuid.UUID | str, held: HeldLease) -> SyncOutcome:
     with transaction.atomic():
         observations = offers_store(product=product, offers=offers, at=timezone.now())
         held.release()
-    return SyncOutcome(SyncStatus.SYNCED, offers=len(offers), observations=observations)
+    return SyncOutcome(SyncResult.SYNCED, offers=len(offers), observations=observations)
 
 
 def _sync_failed(product: Product, message: str) -> SyncOutcome:
     logger.warning("Sync of product %s failed: %s", product.pk, message)
-    Product.objects.filter(pk=product.pk).update(
+    ProductTracking.objects.filter(pk=product.pk).update(
         last_sync_error=message,
         last_sync_error_at=timezone.now(),
         sync_failures=F("sync_failures") + 1,
     )
-    return SyncOutcome(SyncStatus.FAILED, error=message)
+    return SyncOutcome(SyncResult.FAILED, error=message)
 
 
 def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime) -> int:
@@ -287,10 +303,50 @@ def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime)
         stats = offer_statistics((o.price, o.items_in_stock) for o in offers)
         # The snapshot's columns are the statistics' fields, one for one.
         ProductSnapshot.objects.create(product=product, taken_at=at, **asdict(stats))
-        Product.objects.filter(pk=product.pk).update(
+        ProductTracking.objects.filter(pk=product.pk).update(
             last_synced_at=at, last_sync_error="", last_sync_error_at=None, sync_failures=0
         )
     return len(observations)
+
+
+# --- Sync requests from people ("Sync now") ------------------------------------------------------
+
+
+class SyncRequestOutcome(enum.StrEnum):
+    QUEUED = "queued"
+    COOLING_DOWN = "cooling_down"  # asked moments ago: see SyncRequest.cooldown
+    NOT_REGISTERED = "not_registered"  # registering, or registration failed
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """What became of a sync request. requested_at (aware, UTC): when it was queued (a sync
+    that finishes after it answers the request); None unless QUEUED. cooldown: the seconds
+    between two requests for one product."""
+
+    outcome: SyncRequestOutcome
+    requested_at: datetime | None
+    cooldown: int
+
+
+def product_sync_request(*, product: Product) -> SyncRequest:
+    """Queue a sync of the product now, at most once per SYNC_NOW_COOLDOWN seconds per product
+    whoever asks (the page, the API, staff): the Offers service is not ours to hammer. The
+    caller has checked that the asker may see the product."""
+    cooldown = settings.SYNC_NOW_COOLDOWN
+    if product.is_suspended:
+        return SyncRequest(SyncRequestOutcome.SUSPENDED, None, cooldown)
+    if not ProductTracking.objects.registered().filter(pk=product.pk).exists():
+        return SyncRequest(SyncRequestOutcome.NOT_REGISTERED, None, cooldown)
+    # The lease is never released: it expires, which is what makes it a rate limit.
+    if not lease_claim(name=f"sync-now:{product.pk}", seconds=cooldown):
+        return SyncRequest(SyncRequestOutcome.COOLING_DOWN, None, cooldown)
+    from pricing.tasks import sync_product_task  # tasks import this module
+
+    requested_at = timezone.now()  # before enqueuing: a quick worker may finish at once
+    sync_product_task(product.pk)
+    return SyncRequest(SyncRequestOutcome.QUEUED, requested_at, cooldown)
 
 
 # --- Sync runs -----------------------------------------------------------------------------------
@@ -313,28 +369,36 @@ def sync_run_start(*, product_ids: Sequence[uuid.UUID] | None = None) -> SyncRun
     Returns None when another run still holds the run lease (runs never overlap). The run holds
     the lease until its last product is recorded (sync_run_record), or until it expires.
     """
-    holder = lease_claim(name=SYNC_RUN_LEASE, seconds=sync_run_lease_seconds())
+    seconds = sync_run_lease_seconds()
+    holder = lease_claim(name=SYNC_RUN_LEASE, seconds=seconds)
     if holder is None:
         return None
-    products = Product.objects.active().registered()
+    started_at = timezone.now()
+    tracked = ProductTracking.objects.active().registered()
     if product_ids is not None:
-        products = products.filter(pk__in=product_ids)
-    ids = list(products.order_by("pk").values_list("pk", flat=True))
+        tracked = tracked.filter(pk__in=product_ids)
+    ids = list(tracked.order_by("pk").values_list("pk", flat=True))
     run = SyncRun.objects.create(
-        started_at=timezone.now(), products_total=len(ids), lease_holder=holder
+        started_at=started_at,
+        products_total=len(ids),
+        lease_holder=holder,
+        # At least the lease's own expiry (claimed just before): stalled means it has run out.
+        lease_expires_at=started_at + timedelta(seconds=seconds),
     )
     if not ids:
         _sync_run_finish(run.pk)
     return SyncRunPlan(run=run, product_ids=ids)
 
 
-def sync_run_record(*, run_id: int, product_id: uuid.UUID | str, outcome: SyncOutcome) -> None:
-    """Count one product's outcome into its run; the last one finishes the run."""
+def sync_run_record(*, run_id: int, product_id: uuid.UUID, outcome: SyncOutcome) -> None:
+    """Count one product's outcome into its run; the last one finishes the run. A product that
+    needs registering again counts as failed: this run got no offers for it."""
     counter = {
-        SyncStatus.SYNCED: "products_synced",
-        SyncStatus.FAILED: "products_failed",
-        SyncStatus.SKIPPED: "products_skipped",
-    }[outcome.status]
+        SyncResult.SYNCED: "products_synced",
+        SyncResult.FAILED: "products_failed",
+        SyncResult.NEEDS_REGISTRATION: "products_failed",
+        SyncResult.SKIPPED: "products_skipped",
+    }[outcome.result]
     with transaction.atomic():
         # Row lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers anyway.
         run = SyncRun.objects.select_for_update().filter(pk=run_id).first()
@@ -342,7 +406,7 @@ def sync_run_record(*, run_id: int, product_id: uuid.UUID | str, outcome: SyncOu
             return
         setattr(run, counter, getattr(run, counter) + 1)
         fields = [counter]
-        if outcome.status == SyncStatus.FAILED:
+        if counter == "products_failed":
             run.errors = {**run.errors, str(product_id): outcome.error}
             fields.append("errors")
         run.save(update_fields=fields)

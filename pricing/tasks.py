@@ -1,10 +1,13 @@
 """Huey tasks: thin wrappers that load ids and call the services (pricing.services).
 
 Exactly one consumer runs the periodic task (the scheduler); others start with --no-periodic.
+Product ids cross the queue as UUIDs (or their text, from older queued tasks) and are UUIDs from
+here inward, so that every lease name spells a product the same way.
 """
 
 import logging
 import math
+import uuid
 
 from django.conf import settings
 from huey import crontab
@@ -16,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 @db_task()
-def register_product_task(product_id: str) -> None:
+def register_product_task(product_id: uuid.UUID | str) -> None:
     """Register; on success sync at once (first offers within seconds), else retry later."""
+    product_id = uuid.UUID(str(product_id))
     outcome = services.product_register(product_id=product_id)
     if outcome.registered:
         sync_product_task(product_id)
@@ -26,8 +30,12 @@ def register_product_task(product_id: str) -> None:
 
 
 @db_task()
-def sync_product_task(product_id: str, run_id: int | None = None) -> None:
-    services.offers_sync(product_id=product_id, run_id=run_id)
+def sync_product_task(product_id: uuid.UUID | str, run_id: int | None = None) -> None:
+    """Sync; a product the service forgot is registered again (which syncs it on success)."""
+    product_id = uuid.UUID(str(product_id))
+    outcome = services.offers_sync(product_id=product_id, run_id=run_id)
+    if outcome.result is services.SyncResult.NEEDS_REGISTRATION:
+        register_product_task(product_id)
 
 
 @db_task()
@@ -42,10 +50,10 @@ def sync_run_task() -> None:
         logger.info("Previous sync run still in progress; skipping this one")
     else:
         for product_id in plan.product_ids:
-            sync_product_task(str(product_id), plan.run.pk)
+            sync_product_task(product_id, plan.run.pk)
     # Products registered now are synced by their registration task, not by this run.
     for product_id in services.products_due_for_registration():
-        register_product_task(str(product_id))
+        register_product_task(product_id)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -1,7 +1,7 @@
-"""The catalogue: a user's products.
+"""The catalogue: a user's products, and their moderation by staff.
 
-Registration, sync and moderation state live on the product row (DESIGN §3) so that list pages
-read one table; only pricing writes the registration and sync fields.
+How the Offers service knows a product (registration, sync) is pricing's, in a row of its own
+(pricing.models.ProductTracking): products knows nothing of pricing (DESIGN §2).
 """
 
 import uuid
@@ -25,12 +25,6 @@ class ProductQuerySet(models.QuerySet):
         """Not suspended by staff: the sync skips the rest."""
         return self.filter(is_suspended=False)
 
-    def registered(self) -> "ProductQuerySet":
-        return self.filter(registration_state=Product.RegistrationState.REGISTERED)
-
-    def pending(self) -> "ProductQuerySet":
-        return self.filter(registration_state=Product.RegistrationState.PENDING)
-
     def search(self, query: str) -> "ProductQuerySet":
         query = query.strip()
         if not query:
@@ -39,11 +33,6 @@ class ProductQuerySet(models.QuerySet):
 
 
 class Product(models.Model):
-    class RegistrationState(models.TextChoices):
-        PENDING = "pending", "Registering"
-        REGISTERED = "registered", "Registered"
-        FAILED = "failed", "Registration failed"
-
     # Generated here: it is also the id the Offers service knows the product by.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(
@@ -59,25 +48,6 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    registration_state = models.CharField(
-        max_length=16, choices=RegistrationState, default=RegistrationState.PENDING
-    )
-    registration_error = models.TextField(blank=True)
-    registration_attempts = models.PositiveIntegerField(default=0)
-    registration_next_attempt_at = models.DateTimeField(
-        null=True, blank=True, help_text="When a failed registration is tried again (backoff)."
-    )
-    registered_at = models.DateTimeField(null=True, blank=True)
-
-    last_synced_at = models.DateTimeField(
-        null=True, blank=True, help_text="The last successful sync."
-    )
-    last_sync_error = models.TextField(blank=True)
-    last_sync_error_at = models.DateTimeField(null=True, blank=True)
-    sync_failures = models.PositiveIntegerField(
-        default=0, help_text="Consecutive failed syncs; 0 after a success."
-    )
-
     is_suspended = models.BooleanField(default=False)
     suspension_reason = models.TextField(blank=True)
 
@@ -87,7 +57,6 @@ class Product(models.Model):
         ordering = ["name", "id"]
         indexes = [
             models.Index(fields=["owner", "name"]),
-            models.Index(fields=["registration_state", "is_suspended"]),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="products_product_name_not_empty"),
@@ -99,7 +68,3 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def is_registered(self) -> bool:
-        return self.registration_state == self.RegistrationState.REGISTERED

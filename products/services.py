@@ -29,7 +29,9 @@ def product_create(*, owner, name: str, description: str = "") -> Product:
     """Create a product (validated); its registration with the Offers service follows on commit."""
     product = Product(owner=owner, name=name.strip(), description=description.strip())
     product.full_clean()
-    product.save()
+    # One transaction with the rows that post_save receivers write for a new product.
+    with transaction.atomic():
+        product.save()
     return product
 
 

@@ -1,7 +1,7 @@
 """The price-trend figure (dashboard/charts.py) and the script that draws it (static/js/charts.js).
 
 Most tests build Trend objects directly, for exact control of gaps, zones and offers; one reads
-a trend that real syncs (offers_store) wrote, so the chart is checked against the selectors'
+a trend that real syncs (store_offers) wrote, so the chart is checked against the selectors'
 own figures. The last test draws figures in Chromium with the plotly.js we serve, because the
 two facts the module relies on (plotly shows the wall-clock time written in a date string and
 renders markup in titles) are plotly.js behaviour, not Python's.
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.test import override_settings
 from django.utils import timezone
 from django.utils.html import json_script
 from hypothesis import given, settings
@@ -36,9 +37,7 @@ from dashboard.charts import (
     plotly_text,
     price_trend_figure,
 )
-from pricing.offers_client import OfferData
 from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint, price_trend
-from pricing.services import offers_store
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS_JS = ROOT / "static" / "js" / "charts.js"
@@ -92,13 +91,11 @@ def offer_series(*prices, start=T0, tz=PRAGUE) -> OfferSeries:
 def figure_of(
     trend, *, name="Kettle", currency="CZK", show_offers=True, sync_interval=MINUTE
 ) -> dict:
-    return price_trend_figure(
-        trend,
-        product_name=name,
-        currency=currency,
-        show_offers=show_offers,
-        sync_interval=sync_interval,
-    )
+    # The sync interval decides what counts as an outage (a gap in the lines).
+    with override_settings(OFFERS_SYNC_INTERVAL=sync_interval.total_seconds()):
+        return price_trend_figure(
+            trend, product_name=name, currency=currency, show_offers=show_offers
+        )
 
 
 # --- Reading figures -----------------------------------------------------------------------------
@@ -255,20 +252,20 @@ def test_a_point_alone_between_outages_gets_a_dot():
 
 
 @pytest.mark.django_db
-def test_chart_data_equal_the_selectors_figures(make_product):
+def test_chart_data_equal_the_selectors_figures(make_product, store_offers):
     """Real syncs write the history; the chart shows exactly what price_trend answers."""
     product = make_product("Kettle")
     start = timezone.now().replace(minute=0, second=0, microsecond=0) - 6 * H
     a, b = uuid.uuid4(), uuid.uuid4()
     answers = [
-        (start + timedelta(minutes=5), [OfferData(a, 1000, 5), OfferData(b, 1300, 1)]),
-        (start + timedelta(minutes=35), [OfferData(a, 1100, 5), OfferData(b, 1300, 1)]),
-        (start + H + timedelta(minutes=5), [OfferData(a, 1100, 4)]),
+        (start + timedelta(minutes=5), [(a, 1000, 5), (b, 1300, 1)]),
+        (start + timedelta(minutes=35), [(a, 1100, 5), (b, 1300, 1)]),
+        (start + H + timedelta(minutes=5), [(a, 1100, 4)]),
         (start + 2 * H + timedelta(minutes=5), []),  # sold out: a snapshot without figures
-        (start + 4 * H + timedelta(minutes=5), [OfferData(b, 1250, 3)]),
+        (start + 4 * H + timedelta(minutes=5), [(b, 1250, 3)]),
     ]
     for at, offers in answers:
-        offers_store(product=product, offers=offers, at=at)
+        store_offers(product, offers, at=at)
     trend = price_trend(
         product=product, start=start, end=start + 6 * H, tz=PRAGUE, bucket=Bucket.HOUR
     )
@@ -290,7 +287,7 @@ def test_chart_data_equal_the_selectors_figures(make_product):
         assert line["x"] == [wall(at, PRAGUE) for at, _ in series.points]
         assert line["y"] == [price for _, price in series.points]
         assert offer_label(series.offer_id) in line["hovertemplate"]
-    assert values_in(figure) <= trend.point_count
+    assert values_in(figure) <= trend.value_count
 
 
 # --- Time zones ----------------------------------------------------------------------------------
@@ -542,8 +539,8 @@ def test_the_figure_never_holds_more_values_than_the_trend(means, offers, show_o
     figure = figure_of(trend, show_offers=show_offers)
     # Besides the Nones that break lines after an outage, at most one per outage and line.
     separators = sum(1 for o in outages if 0 < o < len(means)) * len(figure["data"])
-    assert values_in(figure) <= trend.point_count + separators
-    assert sum(v is not None for t in figure["data"] for v in t["y"]) <= trend.point_count
+    assert values_in(figure) <= trend.value_count + separators
+    assert sum(v is not None for t in figure["data"] for v in t["y"]) <= trend.value_count
     assert band_by_time(figure) == {
         wall(p.at, PRAGUE): (p.min, p.max) for p in trend.points if p.min is not None
     }

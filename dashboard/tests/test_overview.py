@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.tests.conftest import HTMX
-from pricing.models import SyncRun
+from pricing.selectors import current_offers
 
 pytestmark = pytest.mark.django_db
 
@@ -95,16 +95,13 @@ def test_sorting_by_name_and_by_mean_price_both_ways(user_client, make_product):
     ]
 
 
-def test_sorting_by_the_24h_change(user_client, make_product):
-    from pricing.offers_client import OfferData
-    from pricing.services import offers_store
-
-    now = timezone.now()
+def test_sorting_by_the_24h_change(user_client, make_product, store_offers):
     rising = make_product("Rising", [(100, 1)], synced_ago=timedelta(hours=23))
     falling = make_product("Falling", [(100, 1)], synced_ago=timedelta(hours=23))
     make_product("Unknown")
-    offers_store(product=rising, offers=[OfferData(rising.offers.get().offer_id, 150, 1)], at=now)
-    offers_store(product=falling, offers=[OfferData(falling.offers.get().offer_id, 50, 1)], at=now)
+    for product, price in [(rising, 150), (falling, 50)]:
+        (offer,) = current_offers(product=product)
+        store_offers(product, [(offer.offer_id, price, 1)])
     assert names_in(user_client.get(URL, {"sort": "change"}).content.decode()) == [
         "Falling",
         "Rising",
@@ -133,10 +130,12 @@ def test_paging_keeps_search_and_sort_in_the_links(user_client, make_product):
     assert names_in(second) == [f"Item {index:02}" for index in range(4, -1, -1)]
 
 
-def test_bounded_queries_with_50_products(user_client, make_product, django_assert_max_num_queries):
+def test_bounded_queries_with_50_products(
+    user_client, make_product, make_sync_run, django_assert_max_num_queries
+):
     for index in range(50):
         make_product(f"P{index:02}", [(100 + index, 2), (200, 1)])
-    SyncRun.objects.create(started_at=timezone.now(), finished_at=timezone.now())
+    make_sync_run(finished_at=timezone.now())
     with django_assert_max_num_queries(14):
         response = user_client.get(URL, {"sort": "mean"})
     assert len(names_in(response.content.decode())) == 25
@@ -151,10 +150,10 @@ def test_markup_in_a_product_name_is_shown_as_text(user_client, make_product):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
-def test_summary_cards(user_client, make_product, other_user):
+def test_summary_cards(user_client, make_product, make_sync_run, other_user):
     make_product("A", [(100, 1), (200, 1)])
     make_product("Theirs", [(1, 1)], owner=other_user)
-    SyncRun.objects.create(
+    make_sync_run(
         started_at=timezone.now() - timedelta(minutes=2),
         finished_at=timezone.now(),
         products_total=2,
@@ -177,14 +176,12 @@ def test_suspended_products_show_a_badge_and_no_edit(user_client, make_product):
     assert reverse("dashboard:product-edit", args=[product.pk]) not in html
 
 
-def test_sync_status_labels(user_client, make_product, settings):
-    from products.models import Product
-
+def test_sync_status_labels(user_client, make_product, set_tracking, settings):
     settings.OFFERS_SYNC_INTERVAL = 60
     fresh = make_product("Fresh", [(1, 1)], synced_ago=timedelta(minutes=2))
     stale = make_product("Stale", [(1, 1)], synced_ago=timedelta(minutes=10))
     broken = make_product("Broken", [(1, 1)])
-    Product.objects.filter(pk=broken.pk).update(sync_failures=2, last_sync_error="Service down")
+    set_tracking(broken, sync_failures=2, last_sync_error="Service down")
     html = user_client.get(URL).content.decode()
     assert "Synced 2\xa0minutes ago" in html or "Synced 2 minutes ago" in html
     assert ">Stale<" in html

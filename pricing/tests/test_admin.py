@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from pricing.models import Offer, ProductSnapshot, SyncRun
+from pricing.models import Offer, ProductSnapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +17,7 @@ def admin_client(client, django_user_model):
 
 
 @pytest.fixture
-def product_with_history(product):
+def product_with_history(product, make_sync_run):
     now = timezone.now()
     Offer.objects.create(
         product=product,
@@ -38,7 +38,7 @@ def product_with_history(product):
         median_price=100,
         weighted_mean_price=100,
     )
-    SyncRun.objects.create(started_at=now, finished_at=now, products_total=1, products_synced=1)
+    make_sync_run(started_at=now, finished_at=now, products_total=1, products_synced=1)
     return product
 
 

@@ -3,9 +3,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from pricing.models import SyncRun
+from pricing.models import ProductTracking, SyncRun
 from pricing.services import SYNC_RUN_LEASE
-from products.models import Product
 
 pytestmark = pytest.mark.django_db
 
@@ -21,11 +20,11 @@ def test_register_products_registers_the_pending_ones(product, offers_simulator)
     assert "Registered 1 of 1 products." in out
     assert "100%" in err  # the progress bar
     product.refresh_from_db()
-    assert product.is_registered
+    assert product.tracking.is_registered
 
 
 def test_register_products_failed_retries_failed_ones(product, offers_simulator):
-    Product.objects.filter(pk=product.pk).update(registration_state="failed")
+    ProductTracking.objects.filter(pk=product.pk).update(registration_state="failed")
     assert "Nothing to register." in run("register_products")[0]
     assert "Registered 1 of 1" in run("register_products", "--failed")[0]
 
@@ -36,7 +35,7 @@ def test_sync_offers_syncs_all_with_a_summary(registered_product, offers_simulat
     assert "100%" in err
     assert SyncRun.objects.get().finished_at is not None
     registered_product.refresh_from_db()
-    assert registered_product.last_synced_at is not None
+    assert registered_product.tracking.last_synced_at is not None
 
 
 def test_sync_offers_one_product(registered_product, offers_simulator):

@@ -18,7 +18,7 @@ def registered_and_synced(product_id):
     # Not "with offers": about one simulated product in ten starts with none, and a sync that
     # finds none is a success too (it stores an empty snapshot).
     product = Product.objects.get(pk=product_id)
-    return product.is_registered and product.last_synced_at is not None
+    return product.tracking.is_registered and product.tracking.last_synced_at is not None
 
 
 def test_a_created_product_is_registered_and_its_offers_arrive(
@@ -70,5 +70,5 @@ def test_a_restarted_simulator_that_forgot_everything_heals_within_two_intervals
         assert stats["offers"].get("404") == 1  # it had forgotten the product...
         assert stats["register"] == {"201": 1}  # ...which was registered again
         product.refresh_from_db()
-        assert product.is_registered
-        assert product.sync_failures == 0
+        assert product.tracking.is_registered
+        assert product.tracking.sync_failures == 0

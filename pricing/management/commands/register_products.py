@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from pricing import services
-from products.models import Product
+from pricing.models import ProductTracking, RegistrationState
 
 
 class Command(BaseCommand):
@@ -19,12 +19,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, failed=False, verbosity=1, **options):
-        products = Product.objects.active().exclude(
-            registration_state=Product.RegistrationState.REGISTERED
+        tracked = ProductTracking.objects.active().exclude(
+            registration_state=RegistrationState.REGISTERED
         )
         if not failed:
-            products = products.pending()
-        products = list(products.order_by("created_at"))
+            tracked = tracked.pending()
+        products = [
+            t.product for t in tracked.select_related("product").order_by("product__created_at")
+        ]
         if not products:
             self.stdout.write("Nothing to register.")
             return

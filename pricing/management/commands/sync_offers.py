@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from pricing import services
-from pricing.services import SyncStatus
+from pricing.services import SyncResult
 from products.models import Product
 
 
@@ -39,20 +39,20 @@ class Command(BaseCommand):
                 + (f" with the id {product}." if product else ".")
             )
             return
-        counts = dict.fromkeys(SyncStatus, 0)
+        counts = dict.fromkeys(SyncResult, 0)
         failures = []
         with tqdm(
             plan.product_ids, unit="product", disable=verbosity == 0, file=self.stderr._out
         ) as progress:
             for product_id in progress:
-                outcome = services.offers_sync(product_id=product_id, run_id=plan.run.pk)
-                counts[outcome.status] += 1
-                if outcome.status == SyncStatus.FAILED:
+                outcome = self._sync(product_id, run_id=plan.run.pk)
+                counts[outcome.result] += 1
+                if outcome.result in (SyncResult.FAILED, SyncResult.NEEDS_REGISTRATION):
                     failures.append((product_id, outcome.error))
-                progress.set_postfix(failed=counts[SyncStatus.FAILED], refresh=False)
+                progress.set_postfix(failed=len(failures), refresh=False)
         summary = (
-            f"Synced {counts[SyncStatus.SYNCED]} of {len(plan.product_ids)} products; "
-            f"{counts[SyncStatus.FAILED]} failed, {counts[SyncStatus.SKIPPED]} skipped "
+            f"Synced {counts[SyncResult.SYNCED]} of {len(plan.product_ids)} products; "
+            f"{len(failures)} failed, {counts[SyncResult.SKIPPED]} skipped "
             f"(sync run {plan.run.pk})."
         )
         for product_id, error in failures:
@@ -61,3 +61,16 @@ class Command(BaseCommand):
         self.stdout.write(style(summary))
         if failures and len(failures) == len(plan.product_ids):
             raise CommandError("Every sync failed; is the Offers service reachable?")
+
+    def _sync(self, product_id, *, run_id: int) -> services.SyncOutcome:
+        """Sync one product; one the service forgot is registered again and synced at once,
+        here, as the worker's tasks would (its outcome in the run stays the first sync's)."""
+        outcome = services.offers_sync(product_id=product_id, run_id=run_id)
+        if outcome.result is not SyncResult.NEEDS_REGISTRATION:
+            return outcome
+        registration = services.product_register(product_id=product_id)
+        if not registration.registered:
+            return services.SyncOutcome(
+                SyncResult.FAILED, error=f"Registering again failed: {registration.error}"
+            )
+        return services.offers_sync(product_id=product_id)

@@ -1,0 +1,98 @@
+"""A product's sync state: the one reading of its tracking row that every interface shows.
+
+The overview, the product page, the API and the staff's health page all read SyncState from
+here; they only choose a label and a colour for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+
+from pricing.models import ProductTracking, RegistrationState
+from products.models import Product
+
+# A product is stale when no sync succeeded for this many sync intervals.
+STALE_AFTER_INTERVALS = 3
+
+
+def stale_after() -> timedelta:
+    """How long a product may go without a successful sync before it is stale (and a chart's
+    line breaks rather than bridge the gap)."""
+    return STALE_AFTER_INTERVALS * timedelta(seconds=settings.OFFERS_SYNC_INTERVAL)
+
+
+class SyncState(StrEnum):
+    """Where a product stands with the Offers service, most serious first."""
+
+    SUSPENDED = "suspended"  # by staff: not synced, read-only
+    REGISTRATION_FAILED = "registration_failed"  # for good; "register again" starts over
+    REGISTERING = "registering"  # pending, perhaps retrying after an error
+    AWAITING_FIRST_SYNC = "awaiting_first_sync"  # registered, no sync finished yet
+    FAILING = "failing"  # the last sync failed
+    STALE = "stale"  # the last sync succeeded, but longer ago than stale_after()
+    SYNCED = "synced"
+
+
+_REGISTERED_STATES = frozenset(
+    {SyncState.AWAITING_FIRST_SYNC, SyncState.FAILING, SyncState.STALE, SyncState.SYNCED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSyncStatus:
+    """A product's SyncState with what explains it. Times are aware, UTC.
+
+    message: the suspension reason, the registration or sync error; "" when there is none.
+    last_synced_at: the last successful sync. last_attempt_at: when the last sync finished,
+    successfully or not (None before the first).
+    """
+
+    state: SyncState
+    message: str
+    last_synced_at: datetime | None
+    last_attempt_at: datetime | None
+
+    @property
+    def can_sync(self) -> bool:
+        """Registered and not suspended: a sync may be asked for."""
+        return self.state in _REGISTERED_STATES
+
+    @property
+    def first_sync_pending(self) -> bool:
+        """Neither synced nor failed yet, and on its way to a first sync (a new product)."""
+        return (
+            self.state in (SyncState.REGISTERING, SyncState.AWAITING_FIRST_SYNC)
+            and self.last_attempt_at is None
+        )
+
+
+def sync_status(product: Product, *, now: datetime) -> ProductSyncStatus:
+    """The product's sync status at `now`. Reads product.tracking: join it when loading many
+    products (selectors.with_sync_state), or this costs a query. A product without a tracking
+    row (made around pricing's receiver, such as by bulk_create) counts as registering."""
+    tracking = getattr(product, "tracking", None) or ProductTracking(product=product)
+    attempts = [t for t in (tracking.last_synced_at, tracking.last_sync_error_at) if t]
+    last_attempt = max(attempts, default=None)
+
+    def status(state: SyncState, message: str = "") -> ProductSyncStatus:
+        return ProductSyncStatus(state, message, tracking.last_synced_at, last_attempt)
+
+    if product.is_suspended:
+        return status(SyncState.SUSPENDED, product.suspension_reason)
+    if tracking.registration_state == RegistrationState.FAILED:
+        return status(SyncState.REGISTRATION_FAILED, tracking.registration_error)
+    if tracking.registration_state == RegistrationState.PENDING:
+        return status(SyncState.REGISTERING, tracking.registration_error)
+    if tracking.last_synced_at is None:
+        if tracking.last_sync_error:
+            return status(SyncState.FAILING, tracking.last_sync_error)
+        return status(SyncState.AWAITING_FIRST_SYNC)
+    if tracking.sync_failures and tracking.last_sync_error:
+        return status(SyncState.FAILING, tracking.last_sync_error)
+    if now - tracking.last_synced_at > stale_after():
+        return status(SyncState.STALE)
+    return status(SyncState.SYNCED)
