@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run        start web, worker and Offers simulator on http://127.0.0.1:8000"
 	@echo "make test       run the whole test suite (SQLite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
-	@echo "make lint       ruff check and format check"
+	@echo "make lint       ruff check, format check and the layering contracts (import-linter)"
 	@echo "make superuser  create a staff account for the admin"
 
 # Django 6 needs Python >= 3.12; the system python3 may be older, so look for one that is not.
@@ -55,13 +55,14 @@ run: $(STAMP) .env
 	@echo "Starting web (http://127.0.0.1:8000), worker and Offers simulator (:8001). Ctrl-C stops them all."
 	$(VENV)/bin/honcho --procfile Procfile.dev start
 
-# Test settings come from the test run itself (site/settings.py: TESTING); no .env is needed.
+# Test settings come from the test run itself (pyproject.toml sets DJANGO_TESTING); no .env.
 test: $(STAMP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	PYTHONPATH=site $(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -4,7 +4,6 @@ Every setting has a safe default for local use; production sets the variables li
 README. `make run` writes a git-ignored `.env` with development values; the tests need none.
 """
 
-import sys
 from pathlib import Path
 
 import environ
@@ -16,9 +15,9 @@ VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 
-# Test runs are recognised without any configuration, so that `pytest` works in a fresh clone;
-# processes started by tests (a Huey consumer) say so explicitly with DJANGO_TESTING=1.
-TESTING = env.bool("DJANGO_TESTING", default="pytest" in sys.modules)
+# Set by the test run itself (pyproject.toml: pytest-env), and by tests for the processes they
+# start (a Huey consumer); never guessed.
+TESTING = env.bool("DJANGO_TESTING", default=False)
 
 if not TESTING:
     # The development .env written by `make run`; real environment variables win over it.
