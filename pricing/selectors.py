@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.db.models import (
@@ -45,6 +45,7 @@ from pricing.status import (
     stale_after,
     sync_status,
 )
+from pricing.times import utc
 from pricing.trends import (
     MAX_TREND_VALUES,
     Bucket,
@@ -90,12 +91,6 @@ __all__ = [
 
 # The period of the change a catalogue shows beside each product (and can be sorted by).
 CATALOGUE_CHANGE_PERIOD = timedelta(hours=24)
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, not {moment!r}")
-    return moment.astimezone(UTC)
 
 
 def _ids(product_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -251,7 +246,7 @@ def sparkline_many(
     database. Every requested id is a key of the answer. Raises ValueError when points < 1 or
     end <= start.
     """
-    start, end = _utc(start, "start"), _utc(end, "end")
+    start, end = utc(start, "start"), utc(end, "end")
     if points < 1:
         raise ValueError(f"points must be at least 1, not {points}")
     if end <= start:
@@ -324,7 +319,7 @@ def products_ordered(
     Undefined figures (never synced, no offers, no change) come last in either direction; ties
     are broken by name, then id.
     """
-    now = _utc(now, "now")
+    now = utc(now, "now")
     match ProductOrder(by):
         case ProductOrder.NAME:
             key = F("name")

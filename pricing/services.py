@@ -37,6 +37,7 @@ from pricing.offers_client import (
     get_offers_client,
 )
 from pricing.statistics import offer_statistics
+from pricing.status import SyncState, sync_status
 from products.models import Product
 
 logger = logging.getLogger(__name__)
@@ -335,9 +336,10 @@ def product_sync_request(*, product: Product) -> SyncRequest:
     whoever asks (the page, the API, staff): the Offers service is not ours to hammer. The
     caller has checked that the asker may see the product."""
     cooldown = settings.SYNC_NOW_COOLDOWN
-    if product.is_suspended:
+    status = sync_status(product, now=timezone.now())  # no query when the tracking is joined
+    if status.state is SyncState.SUSPENDED:
         return SyncRequest(SyncRequestOutcome.SUSPENDED, None, cooldown)
-    if not ProductTracking.objects.registered().filter(pk=product.pk).exists():
+    if not status.can_sync:
         return SyncRequest(SyncRequestOutcome.NOT_REGISTERED, None, cooldown)
     # The lease is never released: it expires, which is what makes it a rate limit.
     if not lease_claim(name=f"sync-now:{product.pk}", seconds=cooldown):

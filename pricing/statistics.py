@@ -25,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, NullIf, Round
 
 from pricing.models import ProductSnapshot
+from pricing.times import utc
 from products.models import Product
 
 
@@ -107,9 +108,7 @@ def price_change_many(
     """The percentage change of each product's mean price over [start, end) (mean_price_change),
     in one query; no query for no ids. Aware datetimes (ValueError for naive ones). Every
     requested id is a key of the answer, None where the change is undefined."""
-    for name, moment in (("start", start), ("end", end)):
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"{name} must be an aware datetime, not {moment!r}")
+    start, end = utc(start, "start"), utc(end, "end")
     ids = list(dict.fromkeys(product_ids))
     answer: dict[uuid.UUID, float | None] = dict.fromkeys(ids)
     if not ids or end <= start:

@@ -74,7 +74,8 @@ def sync_status(product: Product, *, now: datetime) -> ProductSyncStatus:
     """The product's sync status at `now`. Reads product.tracking: join it when loading many
     products (selectors.with_sync_state), or this costs a query. A product without a tracking
     row (made around pricing's receiver, such as by bulk_create) counts as registering."""
-    tracking = getattr(product, "tracking", None) or ProductTracking(product=product)
+    # By id: assigning the product would cache this unsaved row on it as its tracking.
+    tracking = getattr(product, "tracking", None) or ProductTracking(product_id=product.pk)
     attempts = [t for t in (tracking.last_synced_at, tracking.last_sync_error_at) if t]
     last_attempt = max(attempts, default=None)
 

@@ -10,7 +10,7 @@ import bisect
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, F, Max, Min, OuterRef, Subquery, Window
@@ -19,6 +19,7 @@ from django.db.models.functions import RowNumber
 from pricing.models import Offer, OfferObservation
 from pricing.statistics import price_change_many
 from pricing.status import stale_after
+from pricing.times import utc
 from pricing.trends.buckets import FINEST_FIRST, Bucket, BucketGrid
 from pricing.trends.planning import (
     MAX_TREND_VALUES,
@@ -102,12 +103,6 @@ class Trend:
         succeeded for longer than the product takes to go stale, beyond the bucket's length.
         A line drawn across would show prices nobody saw."""
         return self.bucket.max_length + stale_after()
-
-
-def _utc(moment: datetime, name: str) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, not {moment!r}")
-    return moment.astimezone(UTC)
 
 
 def _product_points(
@@ -264,7 +259,7 @@ def price_trend(
     Raises ValueError for naive datetimes or end <= start. At most six queries whatever the
     size of the history (more only if an estimate ever came out too low).
     """
-    start_utc, end_utc = _utc(start, "start"), _utc(end, "end")
+    start_utc, end_utc = utc(start, "start"), utc(end, "end")
     if end_utc <= start_utc:
         raise ValueError(f"end ({end}) must be after start ({start})")
     bucket = Bucket(bucket)
