@@ -1,9 +1,40 @@
-"""Writes to accounts: profile changes and account deletion."""
+"""Writes to accounts: sign-ups made outside allauth's pages, profile changes, API tokens and
+account deletion."""
 
+from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
+from django.http import HttpRequest
+from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.models import User, normalize_email_address
+
+
+def user_signup(*, request: HttpRequest, email: str, password: str, full_name: str = "") -> User:
+    """Create an account as the signup page would, for a program (the API).
+
+    The caller has validated the input (email free in any case, password through Django's
+    validators). The email-verification setting applies as it does in the browser: unless it is
+    "none", a confirmation email is sent, and with "mandatory" the account cannot get an API
+    token until the address is confirmed.
+    """
+    with transaction.atomic():
+        user = User.objects.create_user(
+            email=normalize_email_address(email), password=password, full_name=full_name.strip()
+        )
+    if allauth_settings.EMAIL_VERIFICATION != allauth_settings.EmailVerificationMethod.NONE:
+        address = EmailAddress.objects.get(user=user, primary=True)
+        address.send_confirmation(request, signup=True)
+    return user
+
+
+def user_email_verified(*, user: User) -> bool:
+    """Whether the user may sign in under the email-verification setting: always, unless it is
+    "mandatory" and no address of theirs is confirmed."""
+    if allauth_settings.EMAIL_VERIFICATION != allauth_settings.EmailVerificationMethod.MANDATORY:
+        return True
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
 
 
 def user_update_profile(*, user: User, full_name: str, time_zone: str) -> User:
@@ -11,6 +42,31 @@ def user_update_profile(*, user: User, full_name: str, time_zone: str) -> User:
     user.full_name = full_name.strip()
     user.time_zone = time_zone
     user.save(update_fields=["full_name", "time_zone"])
+    return user
+
+
+def user_change_email(*, request: HttpRequest, user: User, email: str) -> User:
+    """Change the user's login address (validated by the caller: free in any case). The new
+    address is unconfirmed; a confirmation is sent unless verification is off."""
+    email = normalize_email_address(email)
+    if email == user.email:
+        return user
+    with transaction.atomic():
+        user.email = email
+        user.save(update_fields=["email"])
+        user_sync_primary_email(user=user)
+    if allauth_settings.EMAIL_VERIFICATION != allauth_settings.EmailVerificationMethod.NONE:
+        EmailAddress.objects.get(user=user, primary=True).send_confirmation(request)
+    return user
+
+
+def user_change_password(*, user: User, password: str) -> User:
+    """Set a new password (validated here by Django's validators: ValidationError). The old one
+    stops working at once; the user's API token stays, so a program that changed it keeps
+    working."""
+    validate_password(password, user=user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
     return user
 
 
@@ -27,6 +83,28 @@ def user_sync_primary_email(*, user: User) -> None:
             address.email = user.email
             address.verified = False
             address.save(update_fields=["email", "verified"])
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+# One token per user (DRF's authtoken): what programs send as `Authorization: Token <key>`.
+
+
+def user_api_token(*, user: User) -> str | None:
+    """The user's API token, None when they have none."""
+    return Token.objects.filter(user=user).values_list("key", flat=True).first()
+
+
+def user_api_token_create(*, user: User) -> str:
+    """The user's API token, made now if they had none (asking twice gives the same token)."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+def user_api_token_revoke(*, user: User) -> bool:
+    """Revoke the user's API token: requests with it get 401 from now on. False when there was
+    none."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted > 0
 
 
 def user_delete(*, user: User) -> None:
