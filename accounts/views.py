@@ -1,15 +1,25 @@
-"""The profile page and account deletion."""
+"""The profile page (with the user's API token) and account deletion."""
 
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.forms import AccountDeleteForm, ProfileForm
-from accounts.services import user_delete, user_update_profile
+from accounts.services import (
+    user_api_token,
+    user_api_token_create,
+    user_api_token_revoke,
+    user_delete,
+    user_update_profile,
+)
 
 
+# The page shows the API token: no cache (shared or on disk) may keep a copy of it.
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request):
@@ -22,7 +32,39 @@ def profile(request):
         )
         messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
-    return render(request, "accounts/profile.html", {"form": form})
+    context = {"form": form, "api_token": user_api_token(user=request.user)}
+    return render(request, "accounts/profile.html", context)
+
+
+@never_cache
+@login_required
+@require_POST
+@vary_on_headers("HX-Request")
+def api_token_create(request):
+    user_api_token_create(user=request.user)
+    return _api_token_changed(request, "Your API token is ready.")
+
+
+@never_cache
+@login_required
+@require_POST
+@vary_on_headers("HX-Request")
+def api_token_revoke(request):
+    if user_api_token_revoke(user=request.user):
+        return _api_token_changed(request, "Your API token is revoked.")
+    # Revoked already, in another tab say: the card still shows what is true now.
+    return _api_token_changed(request, "You had no API token to revoke.", level=messages.INFO)
+
+
+def _api_token_changed(request, message: str, *, level: int = messages.SUCCESS):
+    """HTMX swaps the card in place; without JavaScript, back to the profile with a message."""
+    if not request.htmx:
+        messages.add_message(request, level, message)
+        return redirect("accounts:profile")
+    # The button just pressed is gone with the old card: `focus` moves focus into the new one
+    # (htmx focuses [autofocus] content it swaps in) instead of leaving it on <body>.
+    context = {"api_token": user_api_token(user=request.user), "focus": True}
+    return render(request, "accounts/profile.html#api-token", context)
 
 
 @login_required

@@ -62,6 +62,34 @@
     showMessage("Could not reach the server. Check your connection and try again.");
   });
 
+  // Copy buttons: data-copy-target names the field to copy, data-copy-status a live region that
+  // says what happened. Delegated, so buttons that htmx swaps in work too. Where the Clipboard API
+  // is missing or refused (plain http, a denied permission) the text is selected for Ctrl+C.
+  var copyStatusTimer;
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    var field = button && document.getElementById(button.getAttribute("data-copy-target"));
+    if (!field) return;
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    function announce(text) {
+      if (!status) return;
+      status.textContent = text;
+      // Cleared again, so that copying twice is announced twice.
+      clearTimeout(copyStatusTimer);
+      copyStatusTimer = setTimeout(function () { status.textContent = ""; }, 4000);
+    }
+    function selectInstead() {
+      field.focus();
+      field.select();
+      announce("Selected: press Ctrl+C (⌘C on a Mac) to copy");
+    }
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(function () { announce("Copied"); }, selectInstead);
+    } else {
+      selectInstead();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.documentElement.classList.add("js");
     dismissMessages(document);
