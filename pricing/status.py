@@ -48,13 +48,15 @@ class ProductSyncStatus:
 
     message: the suspension reason, the registration or sync error; "" when there is none.
     last_synced_at: the last successful sync. last_attempt_at: when the last sync finished,
-    successfully or not (None before the first).
+    successfully or not (None before the first). registration_state: where the registration
+    with the Offers service stands, whatever the state (a suspended product keeps its own).
     """
 
     state: SyncState
     message: str
     last_synced_at: datetime | None
     last_attempt_at: datetime | None
+    registration_state: RegistrationState
 
     @property
     def can_sync(self) -> bool:
@@ -80,7 +82,13 @@ def sync_status(product: Product, *, now: datetime) -> ProductSyncStatus:
     last_attempt = max(attempts, default=None)
 
     def status(state: SyncState, message: str = "") -> ProductSyncStatus:
-        return ProductSyncStatus(state, message, tracking.last_synced_at, last_attempt)
+        return ProductSyncStatus(
+            state,
+            message,
+            tracking.last_synced_at,
+            last_attempt,
+            RegistrationState(tracking.registration_state),
+        )
 
     if product.is_suspended:
         return status(SyncState.SUSPENDED, product.suspension_reason)
