@@ -1,9 +1,24 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api import views
 
 app_name = "api"
 
+# Product ids are matched loosely and checked by the view, so that a malformed one gets the
+# API's JSON 404 rather than Django's HTML page.
+PRODUCT = "products/<str:product_id>/"
+
 urlpatterns = [
+    path("users/", views.UserCreateView.as_view(), name="users"),
+    path("users/me/", views.MeView.as_view(), name="me"),
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("products/", views.ProductsView.as_view(), name="products"),
+    path(PRODUCT, views.ProductView.as_view(), name="product"),
+    path(f"{PRODUCT}offers/", views.ProductOffersView.as_view(), name="product-offers"),
+    path(f"{PRODUCT}history/", views.ProductHistoryView.as_view(), name="product-history"),
+    path(f"{PRODUCT}sync/", views.ProductSyncView.as_view(), name="product-sync"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^.*$", views.not_found, name="not-found"),
 ]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "drf_standardized_errors",
     # Ours, lowest first: dependencies run one way (DESIGN §2).
     "accounts",
     "products",
@@ -152,6 +153,9 @@ HUEY = {
         "worker_type": "thread",
         "periodic": True,
         "check_worker_health": True,
+        # Idle workers poll the SQLite queue ever more slowly (up to 10 s by default), so a new
+        # product or "Sync now" could wait that long; Redis blocks on the queue instead.
+        "max_delay": 1.0,
     },
 }
 
@@ -261,17 +265,83 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # JSON in, JSON out: no form bodies, no browsable pages (the docs page is Swagger UI).
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
     "PAGE_SIZE": 50,
+    # One JSON shape for every error (drf-standardized-errors).
+    "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
+    # Counters live in the default cache, which web processes share (Redis or the database).
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonThrottle", "api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
+        "user": env.str("API_THROTTLE_USER", default="600/minute"),
+        # Signing up and asking for a token, per client address: guessing passwords is slow.
+        "credentials": env.str("API_THROTTLE_CREDENTIALS", default="10/minute"),
+    },
+    # Behind a proxy the client's address is the last hop it added to X-Forwarded-For.
+    # Without one, X-Forwarded-For is ignored: a client could otherwise name any address.
+    "NUM_PROXIES": 1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+if TESTING:
+    # Counters in the shared cache would leak from test to test; the throttling tests set the
+    # rates they check.
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = dict.fromkeys(
+        REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "100000/minute"
+    )
+# The largest JSON body the API reads; a bigger one gets 413 before it is parsed.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
+
+_ERROR_ENUMS = "drf_standardized_errors.openapi_serializers"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Product Aggregator API",
+    "DESCRIPTION": (
+        "Products, their current offers and price trends, as the dashboard shows them. "
+        "Authenticate with `Authorization: Token <key>` (get a key from `POST /api/v1/auth/token/` "
+        "or your profile page) or a signed-in session. Prices are whole units of the currency "
+        "each answer names; times are ISO 8601 with an offset. Every error has one shape: "
+        '`{"type": ..., "errors": [{"code": ..., "detail": ..., "attr": ...}]}`.'
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # No validator badge: it would load an image from validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {
+        "persistAuthorization": True,
+        "displayOperationId": False,
+        "validatorUrl": None,
+    },
+    "ENUM_NAME_OVERRIDES": {
+        "ValidationErrorEnum": f"{_ERROR_ENUMS}.ValidationErrorEnum.choices",
+        "ClientErrorEnum": f"{_ERROR_ENUMS}.ClientErrorEnum.choices",
+        "ServerErrorEnum": f"{_ERROR_ENUMS}.ServerErrorEnum.choices",
+        "ErrorCode401Enum": f"{_ERROR_ENUMS}.ErrorCode401Enum.choices",
+        "ErrorCode403Enum": f"{_ERROR_ENUMS}.ErrorCode403Enum.choices",
+        "ErrorCode404Enum": f"{_ERROR_ENUMS}.ErrorCode404Enum.choices",
+        "ErrorCode405Enum": f"{_ERROR_ENUMS}.ErrorCode405Enum.choices",
+        "ErrorCode406Enum": f"{_ERROR_ENUMS}.ErrorCode406Enum.choices",
+        "ErrorCode415Enum": f"{_ERROR_ENUMS}.ErrorCode415Enum.choices",
+        "ErrorCode429Enum": f"{_ERROR_ENUMS}.ErrorCode429Enum.choices",
+        "ErrorCode500Enum": f"{_ERROR_ENUMS}.ErrorCode500Enum.choices",
+        "SyncStateEnum": "pricing.selectors.SyncState",
+        "RegistrationStateEnum": "pricing.selectors.RegistrationState",
+    },
+    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+}
+DRF_STANDARDIZED_ERRORS = {
+    # A 500 is our bug, never an answer the schema promises; 409 and 413 are documented by the
+    # views that give them.
+    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "415", "429"],
+    # One schema for every 400: the names and codes of bad input are open-ended (unknown
+    # fields, query parameters), so no enum of them would be true.
+    "ERROR_SCHEMAS": {"400": "api.errors.ErrorResponseSerializer"},
 }
 
 # --- Logging -----------------------------------------------------------------------------------

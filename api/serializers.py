@@ -1,0 +1,462 @@
+"""What the API reads and writes. Serializers validate and shape data; they never write: the
+views hand validated data to the services (accounts, products, pricing).
+
+Input is strict: a name the serializer does not know is refused (a typo must not pass silently),
+and text fields take strings only (DRF would turn 42 into "42").
+"""
+
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+from accounts.models import User, normalize_email_address
+from pricing.selectors import (
+    Bucket,
+    CurrentStatistics,
+    ProductOrder,
+    ProductSyncStatus,
+    RegistrationState,
+    SyncState,
+)
+from products.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, Product
+
+# --- Strict input ----------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses names it does not know. The names of the answer's read-only fields (`answer_fields`)
+    are known and ignored, so that an answer can be sent back with changes."""
+
+    answer_fields: frozenset[str] = frozenset()
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            known = self.fields.keys() | self.answer_fields
+            unknown = sorted(str(name) for name in data if name not in known)
+            if unknown:
+                raise ValidationError(
+                    {name: [ErrorDetail("Unknown field.", code="unknown")] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A string, and only a string (DRF's CharField would take numbers). NUL is refused too
+    (CharField's own validator): PostgreSQL cannot store it. max_length counts what was sent,
+    as the schema's maxLength does, not what is left once trimmed."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class EmailAddressField(TextField, serializers.EmailField):
+    pass
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class TimeField(serializers.Field):
+    """An aware time, written ISO 8601 with the offset it carries (UTC for stored times, the
+    asked-for zone in a trend) rather than DRF's active time zone, which differs between
+    session and token requests."""
+
+    def to_representation(self, value: datetime) -> str:
+        return value.isoformat()
+
+
+TIME_ZONES = sorted(zoneinfo.available_timezones())
+
+
+class TimeZoneField(serializers.Field):
+    """An IANA time zone name, as the profile page's menu lists them (the schema too: the
+    `TimeZone` component, api.schema)."""
+
+    def to_internal_value(self, data) -> str:
+        if data not in TIME_ZONES:
+            raise ValidationError(
+                "Not a time zone: use an IANA name such as Europe/Prague.", "invalid"
+            )
+        return data
+
+    def to_representation(self, value: str) -> str:
+        return value
+
+
+# --- Users and tokens --------------------------------------------------------------------------
+
+
+def _free_email(value: str, *, user: User | None = None) -> str:
+    """The address in its stored spelling, refused when another account has it in any case."""
+    try:
+        email = normalize_email_address(value)
+    except ValueError as error:
+        raise ValidationError(str(error), "invalid") from None
+    taken = User.objects.filter(email__iexact=email)
+    if user is not None:
+        taken = taken.exclude(pk=user.pk)
+    if taken.exists():
+        raise ValidationError("A user with this email address already exists.", "unique")
+    return email
+
+
+def _check_password(password: str, user: User) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as error:
+        raise ValidationError({"password": list(error.messages)}) from None
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """An account as its owner sees it (never the password)."""
+
+    date_joined = TimeField(read_only=True)
+    email_verified = serializers.SerializerMethodField(
+        help_text="Whether the address is confirmed (the link in the email we sent)."
+    )
+
+    class Meta:
+        model = User
+        fields = ["email", "full_name", "time_zone", "date_joined", "email_verified"]
+        read_only_fields = fields
+
+    def get_email_verified(self, user: User) -> bool:
+        return user.emailaddress_set.filter(email=user.email, verified=True).exists()
+
+
+class UserCreateSerializer(StrictSerializer):
+    email = EmailAddressField(max_length=254)
+    password = TextField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=128,
+        style={"input_type": "password"},
+        help_text="Checked by the same rules as the signup page (length, not common, …).",
+    )
+    full_name = TextField(max_length=150, required=False, allow_blank=True, default="")
+
+    def validate_email(self, value: str) -> str:
+        return _free_email(value)
+
+    def validate(self, attrs):
+        _check_password(attrs["password"], User(email=attrs["email"], full_name=attrs["full_name"]))
+        return attrs
+
+
+class UserUpdateSerializer(StrictSerializer):
+    """PUT replaces email, full name and time zone (all required); PATCH changes what it names.
+    A new password needs the current one."""
+
+    email = EmailAddressField(max_length=254)
+    full_name = TextField(max_length=150, allow_blank=True)
+    time_zone = TimeZoneField(help_text="An IANA time zone, e.g. Europe/Prague.")
+    password = TextField(
+        write_only=True,
+        required=False,
+        trim_whitespace=False,
+        max_length=128,
+        style={"input_type": "password"},
+        help_text="A new password; `current_password` is required with it.",
+    )
+    current_password = TextField(
+        write_only=True, required=False, trim_whitespace=False, max_length=128
+    )
+    answer_fields = frozenset(UserSerializer.Meta.fields)
+
+    def validate_email(self, value: str) -> str:
+        return _free_email(value, user=self.instance)
+
+    def validate(self, attrs):
+        user: User = self.instance
+        if "password" in attrs:
+            current = attrs.pop("current_password", None)
+            if current is None:
+                raise ValidationError(
+                    {"current_password": ["Give your current password to set a new one."]},
+                    "required",
+                )
+            if not user.check_password(current):
+                raise ValidationError(
+                    {"current_password": ["That is not your current password."]}, "invalid"
+                )
+            _check_password(attrs["password"], user)
+        elif "current_password" in attrs:
+            raise ValidationError(
+                {"current_password": ["Only needed with a new password."]}, "unexpected"
+            )
+        return attrs
+
+
+class TokenRequestSerializer(StrictSerializer):
+    email = TextField(max_length=254)
+    password = TextField(trim_whitespace=False, max_length=128, style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="Send it as `Authorization: Token <token>`. Asking again gives the same one "
+        "until it is revoked."
+    )
+
+
+# --- Products ----------------------------------------------------------------------------------
+
+
+class ProductCreateSerializer(StrictSerializer):
+    # ProductSerializer's fields, defined below.
+    answer_fields = frozenset(
+        {"id", "created_at", "updated_at", "suspended", "suspension_reason"}
+        | {"registration_state", "sync", "statistics", "change_24h", "currency"}
+    )
+    name = TextField(max_length=NAME_MAX_LENGTH)
+    description = TextField(
+        max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default=""
+    )
+
+
+class ProductReplaceSerializer(ProductCreateSerializer):
+    """PUT: every field is required (a missing one is an error, not a blank); PATCH (partial):
+    only the named fields change."""
+
+    description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFigures:
+    """A product with what pricing says of it, as the API shows it."""
+
+    product: Product
+    status: ProductSyncStatus
+    statistics: CurrentStatistics
+    change_24h: float | None
+    currency: str
+
+
+class StatisticsSerializer(serializers.Serializer):
+    """The statistics of the current offers (null before the first sync; prices null when
+    there are no offers, weighted_mean_price when there is no stock)."""
+
+    offer_count = serializers.IntegerField(allow_null=True)
+    total_stock = serializers.IntegerField(allow_null=True)
+    min_price = serializers.IntegerField(allow_null=True)
+    max_price = serializers.IntegerField(allow_null=True)
+    mean_price = serializers.FloatField(allow_null=True)
+    median_price = serializers.FloatField(allow_null=True)
+    weighted_mean_price = serializers.FloatField(
+        allow_null=True, help_text="Σ price·stock / Σ stock."
+    )
+    as_of = TimeField(allow_null=True, help_text="When the sync that gave them finished.")
+
+
+class SyncStatusSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=[state.value for state in SyncState])
+    message = serializers.CharField(
+        help_text="The suspension reason, the registration or sync error; empty when none."
+    )
+    last_synced_at = TimeField(allow_null=True, help_text="The last successful sync.")
+    last_attempt_at = TimeField(allow_null=True, help_text="The last sync, successful or not.")
+
+
+class ProductSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="product.pk")
+    name = serializers.CharField(source="product.name")
+    description = serializers.CharField(source="product.description")
+    created_at = TimeField(source="product.created_at")
+    updated_at = TimeField(source="product.updated_at")
+    suspended = serializers.BooleanField(
+        source="product.is_suspended",
+        help_text="Suspended by staff: read-only and not synced (writes get 409).",
+    )
+    suspension_reason = serializers.CharField(source="product.suspension_reason")
+    registration_state = serializers.ChoiceField(
+        source="status.registration_state", choices=[state.value for state in RegistrationState]
+    )
+    sync = SyncStatusSerializer(source="status")
+    statistics = StatisticsSerializer()
+    change_24h = serializers.FloatField(
+        allow_null=True,
+        help_text="Percentage change of the mean price over the last 24 hours (two decimals); "
+        "null when undefined.",
+    )
+    currency = serializers.CharField(help_text="Prices are whole units of this currency.")
+
+
+def _orderings() -> list[str]:
+    return [f"{sign}{order.value}" for order in ProductOrder for sign in ("", "-")]
+
+
+class PageQuerySerializer(StrictSerializer):
+    """The page of a list: checked, where the paginator alone would ignore a bad page_size."""
+
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
+
+
+class ProductListQuerySerializer(PageQuerySerializer):
+    search = TextField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Products whose name or description contains this, in any case.",
+    )
+    ordering = serializers.ChoiceField(
+        choices=_orderings(),
+        required=False,
+        default=ProductOrder.NAME.value,
+        help_text="A column, `-` first for descending. mean, weighted, change (24 h), offers "
+        "and stock put undefined values last.",
+    )
+
+
+# --- Offers and trends -------------------------------------------------------------------------
+
+
+class OfferSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="offer_id", help_text="The Offers service's id.")
+    price = serializers.IntegerField()
+    items_in_stock = serializers.IntegerField()
+    first_seen_at = TimeField()
+    last_seen_at = TimeField()
+    previous_price = serializers.IntegerField(
+        allow_null=True, help_text="The price before the last change; null for a new offer."
+    )
+    change = serializers.FloatField(
+        allow_null=True, help_text="Percentage change from previous_price; null for a new offer."
+    )
+
+
+# The oldest and newest times a trend may ask for: wider than any history, and far enough from
+# datetime's limits that moving into any time zone cannot overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class QueryTimeField(serializers.Field):
+    """An ISO 8601 time with an offset (a "+" that arrived as a space is put back)."""
+
+    def to_internal_value(self, data) -> datetime:
+        try:
+            moment = parse_datetime(str(data).strip().replace(" ", "+"))
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValidationError(
+                "Not an ISO 8601 time: use e.g. 2026-12-01T00:00:00+01:00.", "invalid"
+            )
+        if moment.tzinfo is None:
+            raise ValidationError(
+                "Give the time's offset, e.g. 2026-12-01T00:00:00Z or …+01:00.", "naive"
+            )
+        if not EARLIEST <= moment < LATEST:
+            raise ValidationError("Choose a time between 1970 and 9000.", "out_of_range")
+        return moment
+
+
+class HistoryQuerySerializer(StrictSerializer):
+    interval = serializers.ChoiceField(
+        choices=[bucket.value for bucket in Bucket],
+        required=False,
+        default=Bucket.AUTO.value,
+        help_text="The bucket size. auto (the default) takes the finest that keeps the answer "
+        "within 5,000 values; an explicit one that would not fit is refused (400, naming one "
+        "that fits).",
+    )
+    tz = TimeZoneField(
+        required=False,
+        help_text="The IANA time zone buckets are cut in and times are given in; yours by default.",
+    )
+    offers = serializers.BooleanField(
+        required=False, default=True, help_text="Include each offer's prices (true by default)."
+    )
+
+    def get_fields(self):
+        # `from` is a Python keyword: declared here rather than as an attribute.
+        return {
+            "from": QueryTimeField(
+                required=False, help_text="The period's start (inclusive); default: to − 24 h."
+            ),
+            "to": QueryTimeField(
+                required=False, help_text="The period's end (exclusive); default: now."
+            ),
+            **super().get_fields(),
+        }
+
+    def validate(self, attrs):
+        start, end = attrs.get("from"), attrs.get("to")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"to": ["Must be after `from`."]}, "invalid")
+        return attrs
+
+
+class TrendPointSerializer(serializers.Serializer):
+    at = TimeField(help_text="The bucket's start (the snapshot's time for raw), in `tz`.")
+    mean_price = serializers.FloatField(source="mean", allow_null=True)
+    weighted_mean_price = serializers.FloatField(source="weighted_mean", allow_null=True)
+    min_price = serializers.IntegerField(source="min", allow_null=True)
+    max_price = serializers.IntegerField(source="max", allow_null=True)
+    offer_count = serializers.IntegerField()
+    total_stock = serializers.IntegerField()
+
+
+class OfferPriceSerializer(serializers.Serializer):
+    at = TimeField()
+    price = serializers.IntegerField()
+
+    def to_representation(self, instance):
+        at, price = instance
+        return {"at": at.isoformat(), "price": price}
+
+
+class OfferSeriesSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="offer_id", help_text="The Offers service's id.")
+    prices = OfferPriceSerializer(
+        source="points",
+        many=True,
+        help_text="The offer's price at each bucket, carried forward until it was last seen.",
+    )
+
+
+class TrendSerializer(serializers.Serializer):
+    product = serializers.UUIDField(source="product_id")
+    start = TimeField(source="trend.start", help_text="`from`, in `tz`.")
+    end = TimeField(source="trend.end", help_text="`to`, in `tz`.")
+    tz = serializers.CharField(source="trend.tz.key")
+    interval = serializers.ChoiceField(
+        source="trend.bucket", choices=[b.value for b in Bucket if b is not Bucket.AUTO]
+    )
+    currency = serializers.CharField()
+    change = serializers.FloatField(
+        source="trend.change",
+        allow_null=True,
+        help_text="Percentage change of the mean price over the period, as the product page "
+        "computes it; null when undefined.",
+    )
+    value_count = serializers.IntegerField(
+        source="trend.value_count", help_text="4 per point plus 1 per offer price; ≤ 5,000."
+    )
+    offers_truncated = serializers.BooleanField(
+        source="trend.offers_truncated",
+        help_text="Some offers' lines were left out so that the answer fits (auto only).",
+    )
+    points = TrendPointSerializer(source="trend.points", many=True)
+    offers = OfferSeriesSerializer(source="trend.offers", many=True)
+
+
+class SyncRequestSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["queued"])
+    requested_at = TimeField(
+        help_text="A sync that finishes after this answers the request: watch the product's "
+        "sync.last_attempt_at."
+    )

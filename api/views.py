@@ -1,0 +1,526 @@
+"""The JSON API: users and tokens, products, their offers, trends and sync requests.
+
+Every figure comes from pricing.selectors and every action from the services, exactly as the
+pages get them. A user reaches only their own products: anyone else's is 404 for every method
+and sub-resource, never 403. No request waits for the Offers service: registration and syncs
+are queued.
+"""
+
+import uuid
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, update_session_auth_hash
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+)
+from rest_framework import status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import NotFound, ParseError, Throttled, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from accounts.services import (
+    user_api_token_create,
+    user_api_token_revoke,
+    user_change_email,
+    user_change_password,
+    user_email_verified,
+    user_signup,
+    user_update_profile,
+)
+from api.errors import Conflict, error_response
+from api.metadata import ApiMetadata
+from api.serializers import (
+    HistoryQuerySerializer,
+    OfferSerializer,
+    PageQuerySerializer,
+    ProductCreateSerializer,
+    ProductFigures,
+    ProductListQuerySerializer,
+    ProductReplaceSerializer,
+    ProductSerializer,
+    SyncRequestSerializer,
+    TokenRequestSerializer,
+    TokenSerializer,
+    TrendSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+from api.throttling import AnonThrottle, CredentialsThrottle
+from pricing.selectors import (
+    CATALOGUE_CHANGE_PERIOD,
+    Bucket,
+    ProductOrder,
+    TrendTooLarge,
+    current_offers,
+    price_change_many,
+    price_trend,
+    product_stats_many,
+    products_ordered,
+    sync_status,
+    with_sync_state,
+)
+from pricing.services import SyncRequestOutcome, product_sync_request
+from products.models import Product
+from products.services import (
+    ProductSuspended,
+    product_create,
+    product_delete,
+    product_update,
+)
+
+TAG_USERS, TAG_PRODUCTS = "Users and tokens", "Products"
+BODY_TOO_LARGE = error_response("The body is larger than the API reads (64 KiB by default).")
+SUSPENDED = error_response("The product is suspended by staff: read-only; the detail says why.")
+
+
+class ApiView(GenericAPIView):
+    """What every endpoint checks before its own work."""
+
+    metadata_class = ApiMetadata
+
+    def initial(self, request, *args, **kwargs):
+        # A NUL byte would reach PostgreSQL, which refuses it with an error (a 500).
+        for name, values in request.query_params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise ParseError(f"The query parameter {name!r} holds a NUL byte.")
+        super().initial(request, *args, **kwargs)
+
+    def query(self, serializer_class):
+        """The query string, validated by serializer_class (400 naming the bad parameter)."""
+        serializer = serializer_class(data=self.request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+# --- Users and tokens --------------------------------------------------------------------------
+
+
+class UserCreateView(ApiView):
+    authentication_classes = []  # a stale token must not stop anyone from signing up
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonThrottle, CredentialsThrottle]
+    serializer_class = UserCreateSerializer
+
+    @extend_schema(
+        tags=[TAG_USERS],
+        summary="Create an account",
+        description="The same rules as the signup page: the password passes Django's "
+        "validators, the email is unique in any case. Unless email verification is off, a "
+        "confirmation link is emailed; when it is mandatory, a token is given only once the "
+        "address is confirmed.",
+        responses={201: UserSerializer, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "A new account",
+                value={
+                    "email": "ada@example.com",
+                    "password": "a long passphrase",
+                    "full_name": "Ada",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = user_signup(request=request._request, **serializer.validated_data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class TokenView(ApiView):
+    """POST exchanges an email and password for the account's token; DELETE revokes it."""
+
+    serializer_class = TokenRequestSerializer
+
+    def get_authenticators(self):
+        # Asking for a token proves who you are by the password alone.
+        if self.request is not None and self.request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [AllowAny()]
+        return super().get_permissions()
+
+    def get_throttles(self):
+        if self.request.method == "POST":
+            return [AnonThrottle(), CredentialsThrottle()]
+        return super().get_throttles()
+
+    @extend_schema(
+        tags=[TAG_USERS],
+        summary="Get your API token",
+        description="Wrong credentials get a 400 that does not say which part was wrong; so "
+        "do deactivated accounts.",
+        auth=[],
+        responses={200: TokenSerializer, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "Credentials",
+                value={"email": "ada@example.com", "password": "a long passphrase"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A token",
+                value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"},
+                response_only=True,
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            email=serializer.validated_data["email"].strip(),
+            password=serializer.validated_data["password"],
+        )
+        if user is None:
+            raise ValidationError("These credentials are not right.", "invalid_credentials")
+        if not user_email_verified(user=user):
+            raise ValidationError(
+                "Confirm your email address first: follow the link we emailed you.",
+                "email_unverified",
+            )
+        return Response({"token": user_api_token_create(user=user)})
+
+    @extend_schema(
+        tags=[TAG_USERS],
+        summary="Revoke your API token",
+        description="Requests with it get 401 from now on. Revoking when there is no token "
+        "is no error.",
+        request=None,
+        responses={204: None},
+    )
+    def delete(self, request):
+        user_api_token_revoke(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(ApiView):
+    serializer_class = UserUpdateSerializer
+
+    @extend_schema(tags=[TAG_USERS], summary="Your account", responses=UserSerializer)
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(
+        tags=[TAG_USERS],
+        summary="Replace your account's details",
+        description="email, full_name and time_zone are all required. A new email address "
+        "must be confirmed again (a link is emailed). A new password needs "
+        "`current_password`; the old password stops working, your token does not.",
+        responses={200: UserSerializer, 413: BODY_TOO_LARGE},
+    )
+    def put(self, request):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        tags=[TAG_USERS],
+        summary="Change some of your account's details",
+        description="Only the fields named change. A new password needs `current_password`.",
+        responses={200: UserSerializer, 413: BODY_TOO_LARGE},
+    )
+    def patch(self, request):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool) -> Response:
+        user = request.user
+        serializer = self.get_serializer(user, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        if "email" in changes:
+            user_change_email(request=request._request, user=user, email=changes["email"])
+        if "full_name" in changes or "time_zone" in changes:
+            user_update_profile(
+                user=user,
+                full_name=changes.get("full_name", user.full_name),
+                time_zone=changes.get("time_zone", user.time_zone),
+            )
+        if "password" in changes:
+            user_change_password(user=user, password=changes["password"])
+            if request.auth is None:  # signed in by session: keep this one signed in
+                update_session_auth_hash(request._request, user)
+        return Response(UserSerializer(user).data)
+
+
+# --- Products ----------------------------------------------------------------------------------
+
+
+def _figures(products: list[Product]) -> list[ProductFigures]:
+    """Each product with its sync status, statistics and 24 h change: two queries for any
+    number of products (their tracking rows are already joined)."""
+    now = timezone.now()
+    ids = [product.pk for product in products]
+    statistics = product_stats_many(product_ids=ids)
+    changes = price_change_many(product_ids=ids, start=now - CATALOGUE_CHANGE_PERIOD, end=now)
+    return [
+        ProductFigures(
+            product=product,
+            status=sync_status(product, now=now),
+            statistics=statistics[product.pk],
+            change_24h=changes[product.pk],
+            currency=settings.PRICE_CURRENCY,
+        )
+        for product in products
+    ]
+
+
+def _validation_error(error: DjangoValidationError) -> ValidationError:
+    """A model's own check (full_clean in the services), as the API's 400."""
+    return ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
+
+
+class ProductsView(ApiView):
+    serializer_class = ProductCreateSerializer
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return Product.objects.for_owner(self.request.user)
+
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Your products",
+        description="One page of your products, with their sync state, current statistics "
+        "and 24 h change (null where undefined).",
+        parameters=[ProductListQuerySerializer],
+        responses={200: ProductSerializer(many=True)},
+    )
+    def get(self, request):
+        params = self.query(ProductListQuerySerializer)
+        ordering = params["ordering"]
+        products = products_ordered(
+            self.get_queryset().search(params.get("search", "")),
+            by=ProductOrder(ordering.removeprefix("-")),
+            descending=ordering.startswith("-"),
+            now=timezone.now(),
+        )
+        page = self.paginate_queryset(products)
+        return self.get_paginated_response(ProductSerializer(_figures(page), many=True).data)
+
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Add a product",
+        description="It is registered with the Offers service in the background; its first "
+        "offers arrive within seconds (watch `sync.state`).",
+        responses={201: ProductSerializer, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "A product",
+                value={"name": "Espresso machine", "description": "Model X, black"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            product = product_create(owner=request.user, **serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        (figures,) = _figures([product])
+        return Response(ProductSerializer(figures).data, status=status.HTTP_201_CREATED)
+
+
+class OwnedProductView(ApiView):
+    """An endpoint under /products/{id}/: the signed-in user's product, or 404."""
+
+    def get_object(self) -> Product:
+        try:
+            product_id = uuid.UUID(str(self.kwargs["product_id"]))
+        except ValueError:
+            raise NotFound("No such product: the id is not a UUID.") from None
+        products = with_sync_state(Product.objects.for_owner(self.request.user))
+        try:
+            return products.get(pk=product_id)
+        except Product.DoesNotExist:
+            raise NotFound("No such product.") from None
+
+    def get_writable_object(self) -> Product:
+        product = self.get_object()
+        if product.is_suspended:
+            raise Conflict(str(ProductSuspended(product)))
+        return product
+
+
+PRODUCT_ID = OpenApiParameter(
+    "product_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The product's id."
+)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductView(OwnedProductView):
+    serializer_class = ProductReplaceSerializer
+
+    @extend_schema(tags=[TAG_PRODUCTS], summary="A product", responses=ProductSerializer)
+    def get(self, request, product_id):
+        (figures,) = _figures([self.get_object()])
+        return Response(ProductSerializer(figures).data)
+
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Replace a product's name and description",
+        description="Both fields are required. Renaming does not register the product again.",
+        responses={200: ProductSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+    )
+    def put(self, request, product_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Change a product's name or description",
+        description="Only the fields named change.",
+        responses={200: ProductSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+    )
+    def patch(self, request, product_id):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool) -> Response:
+        product = self.get_writable_object()
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        try:
+            product = product_update(
+                owner=request.user,
+                product_id=product.pk,
+                name=changes.get("name", product.name),
+                description=changes.get("description", product.description),
+            )
+        except ProductSuspended as error:  # suspended while the request was on its way
+            raise Conflict(str(error)) from None
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        (figures,) = _figures([product])
+        return Response(ProductSerializer(figures).data)
+
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Delete a product",
+        description="Its offers and history go with it.",
+        responses={204: None, 409: SUSPENDED},
+    )
+    def delete(self, request, product_id):
+        product = self.get_writable_object()
+        try:
+            product_delete(owner=request.user, product_id=product.pk)
+        except ProductSuspended as error:
+            raise Conflict(str(error)) from None
+        except Product.DoesNotExist:  # deleted by a request running alongside
+            raise NotFound("No such product.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductOffersView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="A product's current offers",
+        description="The offers of its latest successful sync, cheapest first, from our "
+        "database (never a live call to the Offers service). Prices are whole units of the "
+        "product's currency.",
+        parameters=[PageQuerySerializer],
+        responses=OfferSerializer(many=True),
+    )
+    def get(self, request, product_id):
+        product = self.get_object()
+        self.query(PageQuerySerializer)  # the paginator alone would ignore a bad page_size
+        offers = current_offers(product=product)
+        page = self.paginate_queryset(offers)
+        return self.get_paginated_response(OfferSerializer(page, many=True).data)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductHistoryView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="A product's price trend",
+        description="Over [from, to): the product's figures per bucket, each offer's prices, "
+        "and the percentage change of the mean price, as the product page computes them. At "
+        "most 5,000 values (4 per point, 1 per offer price).",
+        parameters=[HistoryQuerySerializer],
+        responses=TrendSerializer,
+    )
+    def get(self, request, product_id):
+        product = self.get_object()
+        params = self.query(HistoryQuerySerializer)
+        end = params.get("to") or timezone.now()
+        start = params.get("from") or end - timedelta(hours=24)
+        if start >= end:  # `from` given alone, after now
+            raise ValidationError({"from": ["Must be before `to` (now by default)."]}, "invalid")
+        tz = zoneinfo.ZoneInfo(params["tz"]) if "tz" in params else request.user.zoneinfo
+        try:
+            trend = price_trend(
+                product=product,
+                start=start,
+                end=end,
+                tz=tz,
+                bucket=Bucket(params["interval"]),
+                include_offers=params["offers"],
+            )
+        except TrendTooLarge as error:
+            raise ValidationError({"interval": [str(error)]}, "too_many_values") from None
+        data = {
+            "product_id": product.pk,
+            "trend": trend,
+            "currency": settings.PRICE_CURRENCY,
+        }
+        return Response(TrendSerializer(data).data)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductSyncView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Sync a product now",
+        description="Queues a sync (202). Once per product every SYNC_NOW_COOLDOWN seconds "
+        "(30 by default), whoever asks (the dashboard's button too): sooner gets 429 with "
+        "Retry-After. A product not yet registered, or suspended, gets 409.",
+        request=None,
+        responses={
+            202: SyncRequestSerializer,
+            409: error_response("Not registered yet, or suspended by staff."),
+        },
+    )
+    def post(self, request, product_id):
+        product = self.get_object()
+        sync = product_sync_request(product=product)
+        match sync.outcome:
+            case SyncRequestOutcome.SUSPENDED:
+                raise Conflict(str(ProductSuspended(product)))
+            case SyncRequestOutcome.NOT_REGISTERED:
+                raise Conflict(
+                    "The product is not registered with the Offers service yet "
+                    f"({sync_status(product, now=timezone.now()).state.value}).",
+                    "not_registered",
+                )
+            case SyncRequestOutcome.COOLING_DOWN:
+                raise Throttled(
+                    wait=sync.cooldown,
+                    detail=f"A sync of this product was asked for moments ago; ask again "
+                    f"within {sync.cooldown} s.",
+                )
+        body = {"status": "queued", "requested_at": sync.requested_at}
+        return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def not_found(request):
+    """Any other path under /api/v1/: the API's JSON 404, not the site's HTML page."""
+    raise NotFound("No such endpoint: see /api/v1/docs/.")
