@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run        start web, worker and Offers simulator on http://127.0.0.1:8000"
 	@echo "make test       run the whole test suite (SQLite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
-	@echo "make lint       ruff check, format check and the layering contracts (import-linter)"
+	@echo "make lint       ruff check, format check, the layering contracts (import-linter), the OpenAPI schema"
 	@echo "make superuser  create a staff account for the admin"
 
 # Django 6 needs Python >= 3.12; the system python3 may be older, so look for one that is not.
@@ -63,6 +63,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PYTHONPATH=site $(VENV)/bin/lint-imports --no-cache
+	@# The API's OpenAPI schema: valid, and no endpoint drf-spectacular cannot describe.
+	DJANGO_TESTING=1 $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
