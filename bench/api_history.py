@@ -29,40 +29,16 @@ from urllib.parse import urlencode
 
 from _setup import (  # bench/ is on sys.path
     QueryCounter,
-    add_database_argument,
     setup_django,
     throwaway_database,
 )
-from product_page import write_history
+from product_page import parse_history_args, write_history
 
 PERIODS = ("24h", "7d", "30d", "all")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="bench/api_history.py", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument(
-        "--days", type=int, default=365, help="days of minute history (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--offers",
-        type=int,
-        default=8,
-        help="offers seen over the whole history, each changing price hourly "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--repeat",
-        type=int,
-        default=5,
-        help="requests per answer; the median is printed (default: %(default)s)",
-    )
-    add_database_argument(parser)
-    args = parser.parse_args(argv)
-    if min(args.days, args.repeat) < 1 or args.offers < 0:
-        parser.error("--days and --repeat must be >= 1, --offers >= 0")
-    return args
+    return parse_history_args(argv, prog="bench/api_history.py", doc=__doc__, per="answer")
 
 
 def answers(first_snapshot) -> list[tuple[str, bool, str]]:

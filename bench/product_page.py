@@ -38,9 +38,13 @@ PERIODS = ("24h", "7d", "30d", "all")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="bench/product_page.py", description=__doc__.split("\n\n")[0]
-    )
+    return parse_history_args(argv, prog="bench/product_page.py", doc=__doc__, per="page")
+
+
+def parse_history_args(argv: list[str] | None, *, prog: str, doc: str, per: str):
+    """The options of a benchmark over write_history's product: --days, --offers, --repeat
+    (requests per `per`) and the database."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     parser.add_argument(
         "--days", type=int, default=365, help="days of minute history (default: %(default)s)"
     )
@@ -55,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--repeat",
         type=int,
         default=5,
-        help="requests per page; the median is printed (default: %(default)s)",
+        help=f"requests per {per}; the median is printed (default: %(default)s)",
     )
     add_database_argument(parser)
     args = parser.parse_args(argv)
