@@ -213,25 +213,6 @@ class TokenSerializer(serializers.Serializer):
 # --- Products ----------------------------------------------------------------------------------
 
 
-class ProductCreateSerializer(StrictSerializer):
-    # ProductSerializer's fields, defined below.
-    answer_fields = frozenset(
-        {"id", "created_at", "updated_at", "suspended", "suspension_reason"}
-        | {"registration_state", "sync", "statistics", "change_24h", "currency"}
-    )
-    name = TextField(max_length=NAME_MAX_LENGTH)
-    description = TextField(
-        max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default=""
-    )
-
-
-class ProductReplaceSerializer(ProductCreateSerializer):
-    """PUT: every field is required (a missing one is an error, not a blank); PATCH (partial):
-    only the named fields change."""
-
-    description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True)
-
-
 @dataclass(frozen=True, slots=True)
 class ProductFigures:
     """A product with what pricing says of it, as the API shows it."""
@@ -290,6 +271,21 @@ class ProductSerializer(serializers.Serializer):
         "null when undefined.",
     )
     currency = serializers.CharField(help_text="Prices are whole units of this currency.")
+
+
+class ProductCreateSerializer(StrictSerializer):
+    answer_fields = frozenset(ProductSerializer._declared_fields)
+    name = TextField(max_length=NAME_MAX_LENGTH)
+    description = TextField(
+        max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default=""
+    )
+
+
+class ProductReplaceSerializer(ProductCreateSerializer):
+    """PUT: every field is required (a missing one is an error, not a blank); PATCH (partial):
+    only the named fields change."""
+
+    description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True)
 
 
 def _orderings() -> list[str]:
