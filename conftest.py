@@ -41,6 +41,18 @@ def user_client(client, user):
     return client
 
 
+@pytest.fixture
+def staff(django_user_model, password):
+    """A superuser: staff with every permission of the admin."""
+    return django_user_model.objects.create_superuser(email="root@example.com", password=password)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
 # --- Products in a given state, for the interfaces' tests -------------------------------------
 # The interfaces (dashboard, api) reach pricing only through its selectors and services; their
 # tests set up what the sync would have written through these fixtures instead of pricing's

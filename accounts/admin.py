@@ -1,12 +1,60 @@
-"""The users' admin: the stock UserAdmin, adapted to email as the login."""
+"""The users' admin: the stock UserAdmin, adapted to email as the login, with moderation.
 
-from django.contrib import admin
+Staff deactivate and reactivate accounts with actions, through accounts.services, never by
+ticking `is_active`: deactivation also ends the user's sessions. Every act is in the audit trail
+on the user's page, with the acts on their products. The admin's own login is the site's
+(rate-limited by allauth), and the admin does not exist for anyone but active staff.
+"""
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 
+from accounts.decorators import staff_required
 from accounts.forms import AdminUserChangeForm, AdminUserCreationForm
 from accounts.models import User
-from accounts.services import user_sync_primary_email
+from accounts.moderation import action_with_reason, audit, audit_trail
+from accounts.services import user_deactivate, user_reactivate, user_sync_primary_email
+
+
+def _staff_only_admin(site: admin.AdminSite) -> None:
+    """Signed-in users who are not staff get a 404 from every admin page, and visitors the
+    site's own login page (allauth's, rate-limited), never the admin's unguarded login form."""
+    site.login = staff_required(site.login)
+    original_admin_view = site.admin_view
+
+    def admin_view(view, cacheable=False):
+        return staff_required(original_admin_view(view, cacheable))
+
+    site.admin_view = admin_view
+
+
+_staff_only_admin(admin.site)
+admin.site.site_header = "Product Aggregator administration"
+admin.site.site_title = "Product Aggregator admin"
+
+
+class HasFailingProductsFilter(admin.SimpleListFilter):
+    title = "failing products"
+    parameter_name = "failing"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has failing products"), ("no", "Has none")]
+
+    def queryset(self, request, queryset):
+        # Strings, not imports: accounts knows nothing of products and pricing (DESIGN §2).
+        # Failing as the catalogue's "needing attention": a failed registration or last sync.
+        products = User._meta.get_field("products").related_model.objects
+        failing = products.filter(
+            Q(tracking__sync_failures__gt=0) | Q(tracking__registration_state="failed"),
+            owner=OuterRef("pk"),
+        )
+        match self.value():
+            case "yes":
+                return queryset.filter(Exists(failing))
+            case "no":
+                return queryset.exclude(Exists(failing))
+        return queryset
 
 
 @admin.register(User)
@@ -14,10 +62,18 @@ class UserAdmin(BaseUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserCreationForm
     list_display = ["email", "full_name", "product_count", "is_active", "is_staff", "date_joined"]
-    list_filter = ["is_active", "is_staff", "is_superuser"]
+    list_filter = [
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "date_joined",
+        HasFailingProductsFilter,
+    ]
     search_fields = ["email", "full_name"]
     ordering = ["email"]
-    readonly_fields = ["last_login", "date_joined"]
+    # is_active changes only through the actions, which also end the sessions.
+    readonly_fields = ["is_active", "last_login", "date_joined", "moderation_log"]
+    actions = ["deactivate", "reactivate"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["full_name", "time_zone"]}),
@@ -26,6 +82,7 @@ class UserAdmin(BaseUserAdmin):
             {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]},
         ),
         ("Important dates", {"fields": ["last_login", "date_joined"]}),
+        ("Audit", {"fields": ["moderation_log"]}),
     ]
     add_fieldsets = [
         (
@@ -45,7 +102,56 @@ class UserAdmin(BaseUserAdmin):
     def product_count(self, user: User) -> int:
         return user.product_count
 
+    @admin.display(description="what staff did (latest first)")
+    def moderation_log(self, user: User) -> str:
+        products = user.products.all()
+        return audit_trail(
+            (User, [user.pk]), (products.model, products.values_list("pk", flat=True))
+        )
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if not change or "email" in form.changed_data:
             user_sync_primary_email(user=obj)
+
+    @admin.action(description="Deactivate selected users…", permissions=["change"])
+    def deactivate(self, request, queryset):
+        def apply(users, reason: str) -> None:
+            done = []
+            for user in users:
+                if user.pk == request.user.pk:
+                    self.message_user(request, "You cannot deactivate yourself.", messages.ERROR)
+                elif user.is_superuser and not request.user.is_superuser:
+                    self.message_user(
+                        request, f"Only a superuser can deactivate {user}.", messages.ERROR
+                    )
+                elif user_deactivate(user=user):
+                    done.append(user)
+            audit(request, done, f"Deactivated. Reason: {reason}")
+            self.message_user(
+                request,
+                f"Deactivated {len(done)} user(s): signed out, and their products are no "
+                "longer synced.",
+                messages.SUCCESS,
+            )
+
+        return action_with_reason(
+            self,
+            request,
+            queryset,
+            title="Deactivate users",
+            confirm="Deactivate",
+            shown_to_owner=False,
+            apply=apply,
+        )
+
+    @admin.action(description="Reactivate selected users", permissions=["change"])
+    def reactivate(self, request, queryset):
+        done = [user for user in queryset if user_reactivate(user=user)]
+        audit(request, done, "Reactivated.")
+        self.message_user(
+            request,
+            f"Reactivated {len(done)} user(s): they can sign in, and their products sync again "
+            "from the next run.",
+            messages.SUCCESS,
+        )

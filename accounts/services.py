@@ -1,8 +1,9 @@
-"""Writes to accounts: sign-ups made outside allauth's pages, profile changes, API tokens and
-account deletion."""
+"""Writes to accounts: sign-ups made outside allauth's pages, profile changes, API tokens,
+deactivation by staff and account deletion."""
 
 from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
+from allauth.usersessions.models import UserSession
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.http import HttpRequest
@@ -105,6 +106,30 @@ def user_api_token_revoke(*, user: User) -> bool:
     none."""
     deleted, _ = Token.objects.filter(user=user).delete()
     return deleted > 0
+
+
+# --- Deactivation by staff ---------------------------------------------------------------------
+
+
+def user_deactivate(*, user: User) -> bool:
+    """Deactivate the account: its sessions end now, it cannot sign in by page, admin or API
+    token (Django's backends and DRF refuse inactive users; the token is kept for when it is
+    reactivated), and pricing neither registers nor syncs its products (Product.objects.active()).
+    Returns False when it was inactive already."""
+    changed = User.objects.filter(pk=user.pk, is_active=True).update(is_active=False)
+    user.is_active = False
+    # allauth's record of the sessions its logins opened: ending one deletes the session.
+    for session in UserSession.objects.filter(user=user):
+        session.end()
+    return bool(changed)
+
+
+def user_reactivate(*, user: User) -> bool:
+    """Let the user sign in again (their old sessions stay ended); their products are registered
+    and synced again from the next run. Returns False when it was active already."""
+    changed = User.objects.filter(pk=user.pk, is_active=False).update(is_active=True)
+    user.is_active = True
+    return bool(changed)
 
 
 def user_delete(*, user: User) -> None:

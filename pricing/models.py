@@ -20,8 +20,9 @@ class RegistrationState(models.TextChoices):
 
 class ProductTrackingQuerySet(models.QuerySet):
     def active(self) -> "ProductTrackingQuerySet":
-        """Of products not suspended by staff: the sync skips the rest."""
-        return self.filter(product__is_suspended=False)
+        """Of products neither suspended by staff nor owned by a deactivated user (as
+        Product.objects.active()): the sync and the registrations skip the rest."""
+        return self.filter(product__is_suspended=False, product__owner__is_active=True)
 
     def registered(self) -> "ProductTrackingQuerySet":
         return self.filter(registration_state=RegistrationState.REGISTERED)
@@ -227,3 +228,4 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or '—'} until {self.expires_at}"
+

@@ -1,5 +1,6 @@
-"""Writes of the Offers side: registration, the sync of a product's offers, sync requests from
-people ("Sync now"), and sync runs. With pricing.selectors, the interfaces' way into pricing.
+"""Writes of the Offers side: registration, the sync of a product's offers, requests from people
+("Sync now", "Register again") and sync runs. With pricing.selectors, the interfaces' way into
+pricing.
 
 Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; each product's
 writes are one transaction; a failed or malformed fetch changes nothing but the product's error
@@ -76,9 +77,15 @@ class RegistrationOutcome:
     error: str = ""
 
 
-def _tracking_of(product_id: uuid.UUID) -> ProductTracking | None:
-    """The product's tracking row with its product, or None when the product is gone."""
-    return ProductTracking.objects.select_related("product").filter(product_id=product_id).first()
+def _active_tracking_of(product_id: uuid.UUID) -> ProductTracking | None:
+    """The product's tracking row with its product, or None when the product is gone, suspended
+    or its owner deactivated (ProductTracking.objects.active())."""
+    return (
+        ProductTracking.objects.active()
+        .select_related("product")
+        .filter(product_id=product_id)
+        .first()
+    )
 
 
 def product_register(*, product_id: uuid.UUID) -> RegistrationOutcome:
@@ -86,14 +93,14 @@ def product_register(*, product_id: uuid.UUID) -> RegistrationOutcome:
 
     201 and 409 mean registered. A 422 marks it `failed` with the service's message; any other
     failure counts an attempt, records the message and asks for a retry after a backoff, until
-    REGISTRATION_MAX_ATTEMPTS make it `failed`. Suspended and already-registered products are
-    left alone. Never raises OffersError.
+    REGISTRATION_MAX_ATTEMPTS make it `failed`. Inactive products (suspended, or of a deactivated
+    owner) and registered ones are left alone. Never raises OffersError.
     """
     with lease(f"offers-register:{product_id}", seconds=_call_budget() + 10) as won:
         if not won:
             return RegistrationOutcome(registered=False, error="already being registered")
-        tracking = _tracking_of(product_id)
-        if tracking is None or tracking.product.is_suspended:
+        tracking = _active_tracking_of(product_id)
+        if tracking is None:
             return RegistrationOutcome(registered=False, error="no such active product")
         if tracking.is_registered:
             return RegistrationOutcome(registered=True)
@@ -138,7 +145,8 @@ def _registration_failed(tracking: ProductTracking, error: OffersError) -> Regis
 
 
 def product_register_again(*, product: Product) -> None:
-    """ "Register again" after a failure: back to `pending` with a fresh count of attempts."""
+    """Back to `pending` with a fresh count of attempts, unless registered; registers nothing
+    (product_registration_request also queues the registration)."""
     ProductTracking.objects.filter(pk=product.pk).exclude(
         registration_state=RegistrationState.REGISTERED
     ).update(
@@ -204,8 +212,8 @@ def offers_sync(*, product_id: uuid.UUID, run_id: int | None = None) -> SyncOutc
 
 
 def _sync_leased(product_id: uuid.UUID, held: HeldLease) -> SyncOutcome:
-    tracking = _tracking_of(product_id)
-    if tracking is None or tracking.product.is_suspended or not tracking.is_registered:
+    tracking = _active_tracking_of(product_id)
+    if tracking is None or not tracking.is_registered:
         return SyncOutcome(SyncResult.SKIPPED, error="not an active registered product")
     product = tracking.product
     try:
@@ -310,7 +318,9 @@ def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime)
     return len(observations)
 
 
-# --- Sync requests from people ("Sync now") ------------------------------------------------------
+# --- Requests from people: "Sync now" and "Register again" -------------------------------------
+# Both are rate-limited per product, whoever asks (the page, the API, staff): the Offers service
+# is not ours to hammer. The caller has checked that the asker may see the product.
 
 
 class SyncRequestOutcome(enum.StrEnum):
@@ -318,6 +328,7 @@ class SyncRequestOutcome(enum.StrEnum):
     COOLING_DOWN = "cooling_down"  # asked moments ago: see SyncRequest.cooldown
     NOT_REGISTERED = "not_registered"  # registering, or registration failed
     SUSPENDED = "suspended"
+    OWNER_INACTIVE = "owner_inactive"  # the owner is deactivated: only staff see the product
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,13 +343,13 @@ class SyncRequest:
 
 
 def product_sync_request(*, product: Product) -> SyncRequest:
-    """Queue a sync of the product now, at most once per SYNC_NOW_COOLDOWN seconds per product
-    whoever asks (the page, the API, staff): the Offers service is not ours to hammer. The
-    caller has checked that the asker may see the product."""
+    """Queue a sync of the product now, at most once per SYNC_NOW_COOLDOWN seconds per product."""
     cooldown = settings.SYNC_NOW_COOLDOWN
     status = sync_status(product, now=timezone.now())  # no query when the tracking is joined
     if status.state is SyncState.SUSPENDED:
         return SyncRequest(SyncRequestOutcome.SUSPENDED, None, cooldown)
+    if not product.owner.is_active:
+        return SyncRequest(SyncRequestOutcome.OWNER_INACTIVE, None, cooldown)
     if not status.can_sync:
         return SyncRequest(SyncRequestOutcome.NOT_REGISTERED, None, cooldown)
     # The lease is never released: it expires, which is what makes it a rate limit.
@@ -349,6 +360,46 @@ def product_sync_request(*, product: Product) -> SyncRequest:
     requested_at = timezone.now()  # before enqueuing: a quick worker may finish at once
     sync_product_task(product.pk)
     return SyncRequest(SyncRequestOutcome.QUEUED, requested_at, cooldown)
+
+
+class RegistrationRequestOutcome(enum.StrEnum):
+    QUEUED = "queued"
+    COOLING_DOWN = "cooling_down"  # asked moments ago: see RegistrationRequest.cooldown
+    ALREADY_REGISTERED = "already_registered"
+    SUSPENDED = "suspended"
+    OWNER_INACTIVE = "owner_inactive"
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRequest:
+    """What became of a "Register again". requested_at (aware, UTC): when it was queued; None
+    unless QUEUED. cooldown: the seconds between two requests for one product."""
+
+    outcome: RegistrationRequestOutcome
+    requested_at: datetime | None
+    cooldown: int
+
+
+def product_registration_request(*, product: Product) -> RegistrationRequest:
+    """ "Register again": a product whose registration failed (or is waiting to retry) starts
+    over, pending with a fresh count of attempts, and its registration is queued now (a success
+    syncs it at once). At most once per SYNC_NOW_COOLDOWN seconds per product."""
+    cooldown = settings.SYNC_NOW_COOLDOWN
+    status = sync_status(product, now=timezone.now())
+    if status.state is SyncState.SUSPENDED:
+        return RegistrationRequest(RegistrationRequestOutcome.SUSPENDED, None, cooldown)
+    if not product.owner.is_active:
+        return RegistrationRequest(RegistrationRequestOutcome.OWNER_INACTIVE, None, cooldown)
+    if status.registration_state == RegistrationState.REGISTERED:
+        return RegistrationRequest(RegistrationRequestOutcome.ALREADY_REGISTERED, None, cooldown)
+    if not lease_claim(name=f"register-again:{product.pk}", seconds=cooldown):
+        return RegistrationRequest(RegistrationRequestOutcome.COOLING_DOWN, None, cooldown)
+    from pricing.tasks import register_product_task  # tasks import this module
+
+    requested_at = timezone.now()
+    product_register_again(product=product)
+    register_product_task(product.pk)
+    return RegistrationRequest(RegistrationRequestOutcome.QUEUED, requested_at, cooldown)
 
 
 # --- Sync runs -----------------------------------------------------------------------------------
@@ -433,3 +484,4 @@ def sync_run_due(*, interval: float) -> bool:
     """
     last = SyncRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
     return last is None or (timezone.now() - last).total_seconds() >= interval - 5
+

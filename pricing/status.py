@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
+from django.db.models import Q
 
 from pricing.models import ProductTracking, RegistrationState
 from products.models import Product
@@ -105,3 +106,33 @@ def sync_status(product: Product, *, now: datetime) -> ProductSyncStatus:
     if now - tracking.last_synced_at > stale_after():
         return status(SyncState.STALE)
     return status(SyncState.SYNCED)
+
+
+def sync_state_filter(state: SyncState, *, now: datetime) -> Q:
+    """A filter of Product rows in `state` at `now`: sync_status's rules as a query (a test
+    holds the two together), for lists that filter by state in the database (the admin)."""
+    suspended = Q(is_suspended=True)
+    registered = ~suspended & Q(tracking__registration_state=RegistrationState.REGISTERED)
+    never_synced = Q(tracking__last_synced_at__isnull=True)
+    has_error = ~Q(tracking__last_sync_error="")
+    failing = registered & has_error & (never_synced | Q(tracking__sync_failures__gt=0))
+    working = registered & ~never_synced & ~failing
+    stale_before = now - stale_after()
+    match SyncState(state):
+        case SyncState.SUSPENDED:
+            return suspended
+        case SyncState.REGISTRATION_FAILED:
+            return ~suspended & Q(tracking__registration_state=RegistrationState.FAILED)
+        case SyncState.REGISTERING:
+            # No tracking row counts as registering, as in sync_status.
+            return ~suspended & (
+                Q(tracking__registration_state=RegistrationState.PENDING) | Q(tracking__isnull=True)
+            )
+        case SyncState.AWAITING_FIRST_SYNC:
+            return registered & never_synced & ~has_error
+        case SyncState.FAILING:
+            return failing
+        case SyncState.STALE:
+            return working & Q(tracking__last_synced_at__lt=stale_before)
+        case SyncState.SYNCED:
+            return working & Q(tracking__last_synced_at__gte=stale_before)

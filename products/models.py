@@ -22,8 +22,9 @@ class ProductQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
     def active(self) -> "ProductQuerySet":
-        """Not suspended by staff: the sync skips the rest."""
-        return self.filter(is_suspended=False)
+        """Neither suspended by staff nor owned by a deactivated user: the sync skips the rest
+        (and takes them up again once staff lift the suspension or reactivate the owner)."""
+        return self.filter(is_suspended=False, owner__is_active=True)
 
     def search(self, query: str) -> "ProductQuerySet":
         query = query.strip()
@@ -48,7 +49,7 @@ class Product(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    is_suspended = models.BooleanField(default=False)
+    is_suspended = models.BooleanField("suspended", default=False)
     suspension_reason = models.TextField(blank=True)
 
     objects = ProductQuerySet.as_manager()

@@ -58,14 +58,20 @@ def product_delete(*, owner, product_id: uuid.UUID | str) -> None:
 
 
 def product_suspend(*, product: Product, reason: str) -> Product:
-    """Staff moderation: freeze the product (no edits by its owner, no syncs)."""
+    """Staff moderation: freeze the product. Its owner sees it with the reason but cannot change
+    or delete it, and it is not synced, until product_unsuspend. Suspending a suspended product
+    replaces the reason. Raises ValueError without a reason: the owner is owed one."""
+    reason = reason.strip()
+    if not reason:
+        raise ValueError("A suspension needs a reason: its owner sees it.")
     product.is_suspended = True
-    product.suspension_reason = reason.strip()
+    product.suspension_reason = reason
     product.save(update_fields=["is_suspended", "suspension_reason", "updated_at"])
     return product
 
 
 def product_unsuspend(*, product: Product) -> Product:
+    """Lift a suspension: the owner may change the product again, and the next run syncs it."""
     product.is_suspended = False
     product.suspension_reason = ""
     product.save(update_fields=["is_suspended", "suspension_reason", "updated_at"])

@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    # Records the sessions allauth's logins open, so that deactivating a user can end them.
+    "allauth.usersessions",
     "django_htmx",
     "huey.contrib.djhuey",
     "rest_framework",

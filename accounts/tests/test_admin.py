@@ -8,24 +8,17 @@ User = get_user_model()
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client(client, password):
-    admin = User.objects.create_superuser(email="root@example.com", password=password)
-    client.force_login(admin)
-    return client
-
-
-def test_admin_lists_and_searches_users_by_email(admin_client, user, other_user):
-    page = admin_client.get(reverse("admin:accounts_user_changelist")).content.decode()
+def test_admin_lists_and_searches_users_by_email(staff_client, user, other_user):
+    page = staff_client.get(reverse("admin:accounts_user_changelist")).content.decode()
     assert user.email in page and other_user.email in page
-    page = admin_client.get(
+    page = staff_client.get(
         reverse("admin:accounts_user_changelist"), {"q": "ALICE"}
     ).content.decode()
     assert user.email in page and other_user.email not in page
 
 
-def test_admin_adds_a_user_with_a_lower_cased_email(admin_client):
-    response = admin_client.post(
+def test_admin_adds_a_user_with_a_lower_cased_email(staff_client):
+    response = staff_client.post(
         reverse("admin:accounts_user_add"),
         {
             "email": "New.Person@Example.com",
@@ -41,8 +34,8 @@ def test_admin_adds_a_user_with_a_lower_cased_email(admin_client):
     assert EmailAddress.objects.get(user=user).email == "new.person@example.com"
 
 
-def test_admin_refuses_a_duplicate_email_in_another_case(admin_client, user):
-    response = admin_client.post(
+def test_admin_refuses_a_duplicate_email_in_another_case(staff_client, user):
+    response = staff_client.post(
         reverse("admin:accounts_user_add"),
         {
             "email": "ALICE@example.com",
@@ -55,10 +48,10 @@ def test_admin_refuses_a_duplicate_email_in_another_case(admin_client, user):
     assert "already exists" in response.content.decode()
 
 
-def test_admin_changes_a_user(admin_client, user):
+def test_admin_changes_a_user(staff_client, user):
     url = reverse("admin:accounts_user_change", args=[user.pk])
-    assert admin_client.get(url).status_code == 200
-    response = admin_client.post(
+    assert staff_client.get(url).status_code == 200
+    response = staff_client.post(
         url,
         {
             "email": "Alice.New@Example.com",

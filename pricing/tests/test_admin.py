@@ -10,13 +10,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin_client(client, django_user_model):
-    admin = django_user_model.objects.create_superuser(email="root@example.com", password="x")
-    client.force_login(admin)
-    return client
-
-
-@pytest.fixture
 def product_with_history(product, make_sync_run):
     now = timezone.now()
     Offer.objects.create(
@@ -42,25 +35,25 @@ def product_with_history(product, make_sync_run):
     return product
 
 
-def test_admin_pages_list_products_offers_snapshots_and_runs(admin_client, product_with_history):
+def test_admin_pages_list_products_offers_snapshots_and_runs(staff_client, product_with_history):
     for name in ["products_product", "pricing_offer", "pricing_productsnapshot", "pricing_syncrun"]:
-        response = admin_client.get(reverse(f"admin:{name}_changelist"))
+        response = staff_client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200, name
-    page = admin_client.get(reverse("admin:products_product_changelist")).content.decode()
+    page = staff_client.get(reverse("admin:products_product_changelist")).content.decode()
     assert product_with_history.name in page
 
 
-def test_product_change_page_shows_current_offers(admin_client, product_with_history):
+def test_product_change_page_shows_current_offers(staff_client, product_with_history):
     url = reverse("admin:products_product_change", args=[product_with_history.pk])
-    page = admin_client.get(url).content.decode()
+    page = staff_client.get(url).content.decode()
     assert "current offers" in page.lower()
     assert "100" in page
 
 
-def test_data_from_the_service_is_read_only(admin_client, product_with_history):
+def test_data_from_the_service_is_read_only(staff_client, product_with_history):
     offer = Offer.objects.get()
-    assert admin_client.get(reverse("admin:pricing_offer_add")).status_code == 403
-    response = admin_client.post(
+    assert staff_client.get(reverse("admin:pricing_offer_add")).status_code == 403
+    response = staff_client.post(
         reverse("admin:pricing_offer_change", args=[offer.pk]), {"price": 1}
     )
     assert response.status_code == 403
