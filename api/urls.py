@@ -18,6 +18,7 @@ urlpatterns = [
     path(f"{PRODUCT}offers/", views.ProductOffersView.as_view(), name="product-offers"),
     path(f"{PRODUCT}history/", views.ProductHistoryView.as_view(), name="product-history"),
     path(f"{PRODUCT}sync/", views.ProductSyncView.as_view(), name="product-sync"),
+    path(f"{PRODUCT}register/", views.ProductRegisterView.as_view(), name="product-register"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", views.not_found, name="not-found"),

@@ -70,7 +70,12 @@ from pricing.selectors import (
     sync_status,
     with_sync_state,
 )
-from pricing.services import SyncRequestOutcome, product_sync_request
+from pricing.services import (
+    RegistrationRequestOutcome,
+    SyncRequestOutcome,
+    product_registration_request,
+    product_sync_request,
+)
 from products.models import Product
 from products.services import (
     ProductSuspended,
@@ -499,7 +504,7 @@ class ProductSyncView(OwnedProductView):
         product = self.get_object()
         sync = product_sync_request(product=product)
         match sync.outcome:
-            case SyncRequestOutcome.SUSPENDED:
+            case SyncRequestOutcome.SUSPENDED | SyncRequestOutcome.OWNER_INACTIVE:
                 raise Conflict(str(ProductSuspended(product)))
             case SyncRequestOutcome.NOT_REGISTERED:
                 raise Conflict(
@@ -514,6 +519,43 @@ class ProductSyncView(OwnedProductView):
                     f"within {sync.cooldown} s.",
                 )
         body = {"status": "queued", "requested_at": sync.requested_at}
+        return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductRegisterView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_PRODUCTS],
+        summary="Register a product again",
+        description="After its registration with the Offers service failed (`sync.state` "
+        "`registration_failed`, the reason in `sync.message`), start it over (202); on success "
+        "the product is synced at once. Once per product every SYNC_NOW_COOLDOWN seconds, "
+        "whoever asks: sooner gets 429 with Retry-After. A registered or suspended product "
+        "gets 409.",
+        request=None,
+        responses={
+            202: SyncRequestSerializer,
+            409: error_response("Registered already, or suspended by staff."),
+        },
+    )
+    def post(self, request, product_id):
+        product = self.get_object()
+        registration = product_registration_request(product=product)
+        match registration.outcome:
+            case RegistrationRequestOutcome.SUSPENDED | RegistrationRequestOutcome.OWNER_INACTIVE:
+                raise Conflict(str(ProductSuspended(product)))
+            case RegistrationRequestOutcome.ALREADY_REGISTERED:
+                raise Conflict(
+                    "The product is registered with the Offers service already.",
+                    "already_registered",
+                )
+            case RegistrationRequestOutcome.COOLING_DOWN:
+                raise Throttled(
+                    wait=registration.cooldown,
+                    detail="This product was sent for registration moments ago; ask again "
+                    f"within {registration.cooldown} s.",
+                )
+        body = {"status": "queued", "requested_at": registration.requested_at}
         return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 

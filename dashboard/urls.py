@@ -12,4 +12,9 @@ urlpatterns = [
     path("products/<uuid:product_id>/edit/", views.product_edit, name="product-edit"),
     path("products/<uuid:product_id>/delete/", views.product_delete_view, name="product-delete"),
     path("products/<uuid:product_id>/sync/", views.product_sync_now, name="product-sync"),
+    path(
+        "products/<uuid:product_id>/register/",
+        views.product_register_again,
+        name="product-register",
+    ),
 ]

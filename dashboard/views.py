@@ -23,6 +23,7 @@ from dashboard.periods import Period
 from dashboard.status import status_badge
 from pricing.selectors import (
     ProductSyncStatus,
+    SyncState,
     TrendTooLarge,
     catalogue_summary,
     current_offers,
@@ -32,7 +33,12 @@ from pricing.selectors import (
     sync_status,
     with_sync_state,
 )
-from pricing.services import SyncRequestOutcome, product_sync_request
+from pricing.services import (
+    RegistrationRequestOutcome,
+    SyncRequestOutcome,
+    product_registration_request,
+    product_sync_request,
+)
 from products.forms import ProductForm
 from products.models import Product
 from products.services import ProductSuspended, product_create, product_delete, product_update
@@ -237,10 +243,10 @@ def product_detail(request, product_id):
 def _sync_watch(
     request, product: Product, status: ProductSyncStatus, *, now
 ) -> tuple[datetime | None, bool]:
-    """After "Sync now" the offers table polls with ?syncing=<when it was asked>. A new product
-    is watched the same way from its creation until its first sync (for at most
-    SYNC_WATCH_LIMIT), so that its first offers show within seconds, not at the next regular
-    refresh.
+    """After "Sync now" (or "Register again") the offers table polls with ?syncing=<when it was
+    asked>. A new product is watched the same way from its creation until its first sync (for at
+    most SYNC_WATCH_LIMIT), so that its first offers show within seconds, not at the next
+    regular refresh.
 
     Returns (the time it is still waiting since, or None; whether it has just finished).
     """
@@ -253,7 +259,10 @@ def _sync_watch(
         return product.created_at, False
     if since is None or timezone.is_naive(since):
         return None, False
-    finished = status.last_attempt_at is not None and status.last_attempt_at >= since
+    # Finished: a sync ended after the request, or the registration asked for failed again.
+    finished = (
+        status.last_attempt_at is not None and status.last_attempt_at >= since
+    ) or status.state in (SyncState.REGISTRATION_FAILED, SyncState.SUSPENDED)
     if finished or now - since > SYNC_WATCH_LIMIT:
         return None, True
     return since, False
@@ -266,7 +275,7 @@ def product_sync_now(request, product_id):
     product = _owned_product(request, product_id)
     sync = product_sync_request(product=product)
     match sync.outcome:
-        case SyncRequestOutcome.SUSPENDED:
+        case SyncRequestOutcome.SUSPENDED | SyncRequestOutcome.OWNER_INACTIVE:
             messages.error(request, f"“{product.name}” is suspended by staff and is not synced.")
             return _after_sync_request(request, product, status=409)
         case SyncRequestOutcome.NOT_REGISTERED:
@@ -282,13 +291,46 @@ def product_sync_now(request, product_id):
     if not request.htmx:
         messages.success(request, f"Syncing “{product.name}”: new offers appear in seconds.")
         return redirect("dashboard:product", product_id=product.pk)
-    status = sync_status(product, now=sync.requested_at)
+    return _watching(request, product, since=sync.requested_at)
+
+
+@login_required
+@require_POST
+def product_register_again(request, product_id):
+    """Register again a product whose registration failed (pricing rate-limits it per product,
+    as it does "Sync now")."""
+    product = _owned_product(request, product_id)
+    registration = product_registration_request(product=product)
+    match registration.outcome:
+        case RegistrationRequestOutcome.SUSPENDED | RegistrationRequestOutcome.OWNER_INACTIVE:
+            messages.error(request, f"“{product.name}” is suspended by staff.")
+            return _after_sync_request(request, product, status=409)
+        case RegistrationRequestOutcome.ALREADY_REGISTERED:
+            messages.info(request, f"“{product.name}” is registered already.")
+            return _after_sync_request(request, product, status=409)
+        case RegistrationRequestOutcome.COOLING_DOWN:
+            messages.warning(
+                request,
+                f"“{product.name}” was sent for registration moments ago; "
+                f"you can ask again {registration.cooldown} s after it.",
+            )
+            return _after_sync_request(request, product, status=429)
+    if not request.htmx:
+        messages.success(request, f"Registering “{product.name}” again: offers follow in seconds.")
+        return redirect("dashboard:product", product_id=product.pk)
+    # The tracking row changed (pending again): read it afresh.
+    return _watching(request, _owned_product(request, product.pk), since=registration.requested_at)
+
+
+def _watching(request, product: Product, *, since: datetime) -> HttpResponse:
+    """The offers table after a request, polling every second until its sync finishes."""
+    status = sync_status(product, now=since)
     context = {
         "product": product,
         "offers": current_offers(product=product),
         "status": status,
-        "badge": status_badge(status, now=sync.requested_at),
-        "syncing_since": sync.requested_at,
+        "badge": status_badge(status, now=since),
+        "syncing_since": since,
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
     return render(request, "dashboard/product.html#offers-table", context)

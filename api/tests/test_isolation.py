@@ -18,6 +18,7 @@ MATRIX = [
     ("product-offers", "get"),
     ("product-history", "get"),
     ("product-sync", "post"),
+    ("product-register", "post"),
 ]
 
 

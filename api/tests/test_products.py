@@ -218,6 +218,7 @@ def test_a_suspended_product_is_read_only(api, make_product):
         api.patch(url("product", product), {"name": "New"}),
         api.delete(url("product", product)),
         api.post(url("product-sync", product)),
+        api.post(url("product-register", product)),
     ):
         assert response.status_code == 409
         assert errors(response) == {None: "conflict"}
@@ -265,6 +266,27 @@ def test_sync_now_of_an_unregistered_product_is_a_conflict(api, make_product):
     response = api.post(url("product-sync", make_product("New")))
     assert response.status_code == 409
     assert errors(response) == {None: "not_registered"}
+
+
+def test_register_again_after_a_failed_registration(api, make_product, set_tracking, settings):
+    settings.SYNC_NOW_COOLDOWN = 30
+    product = make_product("Mine")
+    set_tracking(product, registration_state="failed", registration_error="422: bad name")
+    sync = api.get(url("product", product)).json()["sync"]
+    assert (sync["state"], sync["message"]) == ("registration_failed", "422: bad name")
+
+    response = api.post(url("product-register", product))
+
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert api.get(url("product", product)).json()["sync"]["state"] == "registering"
+    response = api.post(url("product-register", product))
+    assert response.status_code == 429 and response["Retry-After"] == "30"
+
+
+def test_register_again_of_a_registered_product_is_a_conflict(api, make_product):
+    response = api.post(url("product-register", make_product("Mine", [(1, 1)])))
+    assert response.status_code == 409
+    assert errors(response) == {None: "already_registered"}
 
 
 def test_no_request_waits_for_the_offers_service(

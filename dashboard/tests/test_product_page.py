@@ -246,3 +246,84 @@ def test_times_are_shown_in_the_users_zone(user_client, user, make_product):
     html = user_client.get(url(product)).content.decode()
     assert seen.strftime("%H:%M") in html
     assert "times in Asia/Tokyo" in html
+
+
+# --- Register again ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unregistrable(make_product, set_tracking):
+    product = make_product("Kettle")
+    set_tracking(
+        product,
+        registration_state="failed",
+        registration_error="422: the name is not allowed",
+        registration_attempts=1,
+    )
+    return product
+
+
+def test_a_failed_registration_shows_its_reason_and_register_again(user_client, unregistrable):
+    page = user_client.get(url(unregistrable)).content.decode()
+    assert "Registration failed" in page and "422: the name is not allowed" in page
+    assert reverse("dashboard:product-register", args=[unregistrable.pk]) in page
+    assert "Sync now" not in page
+
+
+def test_register_again_registers_syncs_and_shows_it_running(
+    user_client, unregistrable, offers_simulator, huey_immediate
+):
+    response = user_client.post(
+        reverse("dashboard:product-register", args=[unregistrable.pk]), headers=HTMX
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "every 1s" in body and "?syncing=" in body
+    # Immediate mode: registered, then synced at once.
+    assert offers_simulator.stats()["register"] == {"201": 1}
+    since = re.search(r"syncing=([^\"&]+)", body).group(1)
+    done = user_client.get(
+        url(unregistrable) + f"?syncing={since}", headers={**HTMX, "HX-Target": "offers-table"}
+    )
+    assert "Registration failed" not in done.content.decode()
+    assert done["HX-Trigger"] == "product-synced"
+
+
+def test_a_registration_that_fails_again_stops_the_watch(user_client, unregistrable, set_tracking):
+    # Queued (no worker here), and then the worker failed it again.
+    response = user_client.post(
+        reverse("dashboard:product-register", args=[unregistrable.pk]), headers=HTMX
+    )
+    assert "Registering…" in response.content.decode()
+    since = re.search(r"syncing=([^\"&]+)", response.content.decode()).group(1)
+    set_tracking(unregistrable, registration_state="failed", registration_error="422 again")
+    done = user_client.get(
+        url(unregistrable) + f"?syncing={since}", headers={**HTMX, "HX-Target": "offers-table"}
+    )
+    assert "every 1s" not in done.content.decode()
+    assert "422 again" in done.content.decode()
+
+
+def test_register_again_is_rate_limited_and_refused_when_registered(
+    user_client, unregistrable, make_product
+):
+    register = reverse("dashboard:product-register", args=[unregistrable.pk])
+    assert user_client.post(register, headers=HTMX).status_code == 200
+    response = user_client.post(register, headers=HTMX)
+    assert response.status_code == 429 and "moments ago" in response.content.decode()
+    registered = make_product("Registered", [(1, 1)])
+    response = user_client.post(
+        reverse("dashboard:product-register", args=[registered.pk]), headers=HTMX
+    )
+    assert response.status_code == 409 and "registered already" in response.content.decode()
+
+
+def test_register_again_without_javascript_redirects_back(user_client, unregistrable):
+    response = user_client.post(reverse("dashboard:product-register", args=[unregistrable.pk]))
+    assert response.status_code == 302 and response["Location"] == url(unregistrable)
+
+
+def test_register_again_of_another_users_product_is_404(user_client, make_product, other_user):
+    theirs = make_product("Theirs", owner=other_user)
+    response = user_client.post(reverse("dashboard:product-register", args=[theirs.pk]))
+    assert response.status_code == 404
