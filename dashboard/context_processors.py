@@ -1,5 +1,9 @@
 from django.conf import settings
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+
+from accounts.decorators import is_staff_member
+from pricing.selectors import scheduler_status
 
 
 def site(request):
@@ -8,3 +12,13 @@ def site(request):
         "PRICE_CURRENCY": settings.PRICE_CURRENCY,
         "TIME_ZONE_NAME": timezone.get_current_timezone_name(),
     }
+
+
+def staff(request):
+    """For staff, the scheduler's status behind the stale-scheduler banner (ours and the
+    admin's). Lazy: only a page that renders the banner pays its one query, and other users'
+    pages get nothing."""
+    user = getattr(request, "user", None)
+    if user is None or not is_staff_member(user):
+        return {}
+    return {"scheduler_status": SimpleLazyObject(lambda: scheduler_status(now=timezone.now()))}

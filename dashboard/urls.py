@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import staff, views
 
 app_name = "dashboard"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("products/<uuid:product_id>/edit/", views.product_edit, name="product-edit"),
     path("products/<uuid:product_id>/delete/", views.product_delete_view, name="product-delete"),
     path("products/<uuid:product_id>/sync/", views.product_sync_now, name="product-sync"),
+    path("staff/health/", staff.health_page, name="staff-health"),
     path(
         "products/<uuid:product_id>/register/",
         views.product_register_again,

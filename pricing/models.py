@@ -207,6 +207,13 @@ class OffersAccessToken(models.Model):
     token = models.TextField(blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Shown to staff; the client decides by asking the service, not by this.
+    locked_out_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The service refused a new token (400) while none was stored here: calls "
+        "fail until this time at the latest. Cleared when a new token is stored.",
+    )
 
     class Meta:
         constraints = [models.CheckConstraint(condition=Q(id=1), name="pricing_token_singleton")]
@@ -229,3 +236,18 @@ class Lease(models.Model):
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or '—'} until {self.expires_at}"
 
+
+class Heartbeat(models.Model):
+    """When a process that must keep running last showed it was alive: one row per process.
+
+    The scheduler (the one Huey consumer running the periodic task) beats every minute. Without
+    it nothing is synced and no sync records a failure, so only its silence can tell.
+    """
+
+    SCHEDULER = "scheduler"
+
+    name = models.CharField(max_length=50, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} beat at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,7 +1,8 @@
 """Reads of the Offers side for the interfaces: current figures, changes, sparklines, a product's
-sync state, orderings and summaries of a catalogue, sync runs, and (from pricing.trends) price
-trends. The overview, the product page and the API read pricing through here and
-pricing.services only, so every figure has one implementation (DESIGN §2, §3).
+sync state, orderings and summaries of a catalogue; from pricing.health, sync runs and the
+staff's health page; from pricing.trends, price trends. The overview, the product page and the
+API read pricing through here and pricing.services only, so every figure has one
+implementation (DESIGN §2, §3).
 
 Conventions of every selector:
 
@@ -37,7 +38,21 @@ from django.db.models import (
     When,
 )
 
-from pricing.models import Offer, OfferObservation, ProductSnapshot, RegistrationState, SyncRun
+from pricing.health import (
+    SCHEDULER_STALE_AFTER,
+    OffersTokenState,
+    ProductPanel,
+    QueueState,
+    RunState,
+    SchedulerStatus,
+    StaffHealth,
+    SyncRunSummary,
+    TrackedProduct,
+    latest_sync_run,
+    scheduler_status,
+    staff_health,
+)
+from pricing.models import Offer, OfferObservation, ProductSnapshot, RegistrationState
 from pricing.statistics import mean_price_change, percentage_change, price_change_many
 from pricing.status import (
     ProductSyncStatus,
@@ -60,17 +75,24 @@ from products.models import Product
 __all__ = [
     "CATALOGUE_CHANGE_PERIOD",
     "MAX_TREND_VALUES",
+    "SCHEDULER_STALE_AFTER",
     "Bucket",
     "CatalogueSummary",
     "CurrentOffer",
     "CurrentStatistics",
     "OfferSeries",
+    "OffersTokenState",
     "ProductOrder",
+    "ProductPanel",
     "ProductSyncStatus",
+    "QueueState",
     "RegistrationState",
     "RunState",
+    "SchedulerStatus",
+    "StaffHealth",
     "SyncRunSummary",
     "SyncState",
+    "TrackedProduct",
     "Trend",
     "TrendPoint",
     "TrendTooLarge",
@@ -83,7 +105,9 @@ __all__ = [
     "product_stats",
     "product_stats_many",
     "products_ordered",
+    "scheduler_status",
     "sparkline_many",
+    "staff_health",
     "stale_after",
     "sync_status",
     "with_sync_state",
@@ -334,46 +358,6 @@ def products_ordered(
         F("sort_key").desc(nulls_last=True) if descending else F("sort_key").asc(nulls_last=True)
     )
     return products.order_by(sort_key, "name", "pk")
-
-
-class RunState(StrEnum):
-    RUNNING = "running"
-    STALLED = "stalled"  # unfinished when its lease ran out: a worker died or hangs
-    FINISHED = "finished"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncRunSummary:
-    """One periodic sync run, as users and staff see it. Times aware, UTC."""
-
-    started_at: datetime
-    finished_at: datetime | None
-    products_total: int
-    products_synced: int
-    products_failed: int
-    products_skipped: int
-    state: RunState
-
-
-def latest_sync_run(*, now: datetime) -> SyncRunSummary | None:
-    """The most recently started sync run (finished or not) at `now`, or None before the
-    first. One query."""
-    run = SyncRun.objects.order_by("-started_at", "-id").first()
-    if run is None:
-        return None
-    if run.is_finished:
-        state = RunState.FINISHED
-    else:
-        state = RunState.STALLED if run.is_stalled(now=now) else RunState.RUNNING
-    return SyncRunSummary(
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        products_total=run.products_total,
-        products_synced=run.products_synced,
-        products_failed=run.products_failed,
-        products_skipped=run.products_skipped,
-        state=state,
-    )
 
 
 @dataclass(frozen=True, slots=True)

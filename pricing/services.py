@@ -1,6 +1,6 @@
 """Writes of the Offers side: registration, the sync of a product's offers, requests from people
-("Sync now", "Register again") and sync runs. With pricing.selectors, the interfaces' way into
-pricing.
+("Sync now", "Register again"), sync runs and the scheduler's heartbeat. With pricing.selectors,
+the interfaces' way into pricing.
 
 Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; each product's
 writes are one transaction; a failed or malformed fetch changes nothing but the product's error
@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from pricing.leases import HeldLease, lease, lease_claim, lease_release
 from pricing.models import (
+    Heartbeat,
     Offer,
     OfferObservation,
     ProductSnapshot,
@@ -485,3 +486,17 @@ def sync_run_due(*, interval: float) -> bool:
     last = SyncRun.objects.order_by("-started_at").values_list("started_at", flat=True).first()
     return last is None or (timezone.now() - last).total_seconds() >= interval - 5
 
+
+# --- Scheduler heartbeat -------------------------------------------------------------------------
+
+
+def scheduler_heartbeat(*, now: datetime) -> None:
+    """Record that the scheduler ran at `now` (aware): the scheduler's Heartbeat row then holds
+    `now`, created by the first beat. One statement (an upsert), so it cannot fail on a row that
+    another consumer created in between (two consumers wrongly running the scheduler)."""
+    Heartbeat.objects.bulk_create(
+        [Heartbeat(name=Heartbeat.SCHEDULER, beat_at=now)],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["beat_at"],
+    )

@@ -10,6 +10,7 @@ import math
 import uuid
 
 from django.conf import settings
+from django.utils import timezone
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
@@ -62,7 +63,10 @@ def schedule_sync_runs() -> None:
 
     An interval under a minute is served by scheduling sub-runs within it; longer intervals
     start a run on the minutes when one is due. The run lease keeps runs from overlapping.
+    The heartbeat comes first, before anything that can fail: it says the scheduler is alive,
+    and a failing run shows in the runs themselves.
     """
+    services.scheduler_heartbeat(now=timezone.now())
     interval = settings.OFFERS_SYNC_INTERVAL
     if interval < 60:
         for index in range(math.ceil(60 / interval)):

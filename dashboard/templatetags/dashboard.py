@@ -1,8 +1,10 @@
-"""Formatting for the dashboard: prices, changes, sparklines, sync status."""
+"""Formatting for the dashboard: prices, changes, sparklines, sync status, times, durations and
+sync runs."""
 
 from django import template
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import intcomma
+from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -77,4 +79,71 @@ def sparkline(values, width: int = 120, height: int = 28):
         price(known[-1]),
         format_html_join("", '<polyline points="{}" />', lines),
         format_html_join("", '<circle cx="{}" cy="{}" r="1.5" />', dots),
+    )
+
+
+@register.filter
+def duration(value) -> str:
+    """A timedelta as people read it: "0.4 s", "42 s", "3 min 5 s", "2 h 10 min"; None → "—"."""
+    if value is None:
+        return UNDEFINED
+    seconds = value.total_seconds()
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, rest = divmod(whole, 3600)
+    return f"{hours} h {rest // 60} min"
+
+
+@register.simple_tag
+def run_outcome_bar(run, width: int = 90, height: int = 10):
+    """A sync run's products as one stacked bar: synced, failed, skipped; the part still to do
+    stays empty. An SVG, like the sparklines: no script, no inline style."""
+    total = max(run.products_total, 1)
+    x = 0.0
+    rects = []
+    for kind, count in (
+        ("synced", run.products_synced),
+        ("failed", run.products_failed),
+        ("skipped", run.products_skipped),
+    ):
+        part = width * min(count, total) / total
+        if part:
+            rects.append((kind, f"{x:.2f}", f"{part:.2f}", height))
+        x += part
+    return format_html(
+        '<svg class="run-bar" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{} synced, {} failed, {} skipped of {}">'
+        '<rect class="run-bar-track" width="{}" height="{}" />{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        run.products_synced,
+        run.products_failed,
+        run.products_skipped,
+        run.products_total,
+        width,
+        height,
+        format_html_join("", '<rect class="run-bar-{}" x="{}" width="{}" height="{}" />', rects),
+    )
+
+
+@register.simple_tag
+def time_ago(moment, empty: str = UNDEFINED):
+    """How far `moment` is from now, "3 minutes ago" or "2 minutes from now", with its date and
+    time in the active time zone as a tooltip; `empty` when it is None."""
+    if moment is None:
+        return format_html('<span class="muted">{}</span>', empty)
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(timespec="seconds"),
+        f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
+        naturaltime(moment),
     )

@@ -52,6 +52,7 @@ from pricing.offers_client.tokens import (
     _fingerprint,
     _obtain_token,
     _read_stored_token,
+    _store_lockout,
     _store_token,
     _TokenInUse,
 )
@@ -408,6 +409,7 @@ class OffersClient:
             if stored is not None:
                 return stored
             until = (arrived + timedelta(seconds=self.token_ttl)).astimezone(UTC)
+            _store_lockout(until=until)
             raise OffersLockedOut(
                 f"The Offers service at {self.base_url} refuses a new access token because "
                 f"another one is still valid (400: {error_detail(response)}), and no usable "

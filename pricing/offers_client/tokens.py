@@ -62,9 +62,24 @@ def _read_stored_token() -> _StoredToken:
 
 
 def _store_token(*, token: str, obtained_at: datetime, expires_at: datetime) -> None:
+    """Store a new token; a lockout recorded before it is over."""
     OffersAccessToken.objects.update_or_create(
         pk=OffersAccessToken.SINGLETON_PK,
-        defaults={"token": token, "obtained_at": obtained_at, "expires_at": expires_at},
+        defaults={
+            "token": token,
+            "obtained_at": obtained_at,
+            "expires_at": expires_at,
+            "locked_out_until": None,
+        },
+    )
+
+
+def _store_lockout(*, until: datetime) -> None:
+    """Record, for staff, that the service refuses a new token until `until` (aware) at the
+    latest. Only that field is written: the row is created without a token if there is none,
+    and a stored token is left as it is."""
+    OffersAccessToken.objects.update_or_create(
+        pk=OffersAccessToken.SINGLETON_PK, defaults={"locked_out_until": until}
     )
 
 

@@ -122,7 +122,8 @@ def test_400_while_someone_else_holds_the_token_is_a_lockout_with_no_second_auth
     assert "another one is still valid" in message
     assert offers_simulator.stats()["auth"] == {"201": 1, "400": 1}
     assert offers_simulator.stats()["offers"] == {}
-    assert stored_token() is None
+    # No token is stored; the lockout is, for the staff's health page.
+    assert (stored_token().token, stored_token().locked_out_until) == ("", until)
 
 
 def test_400_uses_a_token_another_process_stored_meanwhile(
