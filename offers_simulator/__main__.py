@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from offers_simulator.config import Settings, cli_type
+from offers_simulator.served import DEFAULT_CAPACITY
 from offers_simulator.server import SimulatorServer
 from offers_simulator.simulator import Simulator
 from offers_simulator.statefile import StateFile, StateFileError
@@ -30,14 +31,44 @@ EPILOG = """\
 control endpoint (for tests; not part of the service, never subject to faults):
   GET  /_control/state                  the current settings and the number of registrations
   POST /_control/faults                 JSON with any of latency_ms, error_rate, error_statuses,
-                                        hang_rate, hang_seconds, malformed_rate, token_ttl, tick
+                                        hang_rate, hang_seconds, malformed_rate, down, token_ttl,
+                                        tick; answers like /_control/state
   POST /_control/forget-registrations   forget every product (offers then answer 404)
   POST /_control/expire-tokens          expire every access token now (calls then answer 401)
-  POST /_control/reset                  start-up settings, no access tokens, zero counters
+  POST /_control/reset                  start-up settings (the command line's), no access tokens,
+                                        zero counters, an empty served log
   GET  /_control/stats                  answers per endpoint and status, injected faults
+  GET  /_control/served?after=N&limit=M the served log, below
+
+served log: every answer to GET /api/v1/products/{id}/offers, in the order they were written
+(at most --served-log-size kept). /_control/served gives the entries with seq > N (default 0),
+at most M (default and most 10000) a call:
+  {"served": [entry, ...], "last": seq of the last entry (N if none), "more": true if newer ones
+   exist (ask again with after=last), "missed": entries after N dropped before they were read,
+   "dropped": all entries dropped since the last reset because the log was full}
+An entry: seq (1, 2, ... from each reset), product_id (as asked), status (0: the down fault hung
+up), received_at and sent_at (UNIX seconds: request parsed, answer written), delay (seconds of
+injected latency and hang), malformed (the variant, or null), write_failed (writing raised),
+client_gone (the client had closed its end before the answer, or the write failed), and for 200
+answers that were not malformed offer_count, total_stock, min_price, max_price (else null; the
+prices are null when there are no offers).
+
+Control requests need a Host header of 127.0.0.1, localhost or [::1] (any port), else 403; POSTs
+need "Content-Type: application/json" (parameters allowed), else 415. This keeps web pages open
+in a browser away from it (cross-site forms, fetch, DNS rebinding).
 
 On start it prints "offers-simulator listening on http://HOST:PORT" (the real port).
 """
+
+
+def _entries(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be an integer >= 0")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     server.add_argument(
         "--log", action="store_true", help="log every request to stderr (off: it costs speed)"
+    )
+    server.add_argument(
+        "--served-log-size",
+        type=_entries,
+        default=DEFAULT_CAPACITY,
+        metavar="N",
+        help="answers to GET .../offers the served log keeps (/_control/served); older ones are "
+        "dropped and counted; 0 keeps none (default: %(default)s, about 65 MB when full)",
     )
 
     service = parser.add_argument_group("service")
@@ -136,6 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         "HTML, an empty body or a wrongly shaped object",
     )
     faults.add_argument(
+        "--down",
+        action="store_true",
+        default=defaults.down,
+        help="start down: close every API connection without answering, as a load balancer "
+        "with no healthy backend may (the client gets a connection error), until the setting "
+        '"down" is set to false; reset returns to this flag\'s state',
+    )
+    faults.add_argument(
         "--fault-seed",
         type=int,
         default=None,
@@ -154,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hang_rate=args.hang_rate,
         hang_seconds=args.hang_seconds,
         malformed_rate=args.malformed_rate,
+        down=args.down,
         token_ttl=args.token_ttl,
         tick=args.tick,
     )
@@ -164,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             fault_seed=args.fault_seed,
             state_file=StateFile(args.state) if args.state else None,
+            served_log_size=args.served_log_size,
         )
         server = SimulatorServer((args.host, args.port), simulator, log_requests=args.log)
     except (StateFileError, OSError) as error:

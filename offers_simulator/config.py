@@ -52,6 +52,12 @@ def _positive(minimum: float) -> Callable[[str, Any], float]:
     return check
 
 
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):  # 0, 1 and "false" are not accepted: say what you mean
+        raise SettingsError(f"{name} must be true or false")
+    return value
+
+
 def _statuses(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str):
         parts: list[Any] = [part.strip() for part in value.split(",") if part.strip()]
@@ -74,6 +80,7 @@ VALIDATORS: dict[str, Callable[[str, Any], Any]] = {
     "hang_rate": _rate,
     "hang_seconds": _non_negative,
     "malformed_rate": _rate,
+    "down": _flag,
     "token_ttl": _positive(0.01),
     "tick": _positive(0.001),
 }
@@ -87,6 +94,7 @@ class Settings:
     hang_rate: float = 0.0
     hang_seconds: float = 30.0
     malformed_rate: float = 0.0
+    down: bool = False  # close every API connection unanswered
     token_ttl: float = 300.0
     tick: float = 60.0
 

@@ -26,6 +26,7 @@ class FaultPlan:
     hang: float = 0.0  # seconds, on top of the latency
     error_status: int | None = None
     malformed: str | None = None  # a MALFORMED_VARIANTS name; applies only to 2xx answers
+    down: bool = False  # close the connection without answering; the other faults do not apply
 
     @property
     def delay(self) -> float:
@@ -41,7 +42,7 @@ class FaultDice:
         self._rng = random.Random(self._seed)
 
     def roll(self, settings: Settings) -> FaultPlan:
-        """The faults for the next request (five draws, whatever the settings)."""
+        """The faults for the next request (five draws, whatever the settings, ``down`` too)."""
         hang, error, status_pick, malformed, variant = (self._rng.random() for _ in range(5))
         statuses = settings.error_statuses
         error_status = statuses[int(status_pick * len(statuses))]
@@ -52,6 +53,7 @@ class FaultDice:
             malformed=MALFORMED_VARIANTS[int(variant * len(MALFORMED_VARIANTS))]
             if malformed < settings.malformed_rate
             else None,
+            down=settings.down,
         )
 
 

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 
 def _post(url: str, headers: dict[str, str], body: object = None) -> tuple[int, bytes]:
     data = b"" if body is None else json.dumps(body).encode()
+    if body is not None:
+        headers = {**headers, "Content-Type": "application/json"}
     request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -37,7 +39,7 @@ def _post(url: str, headers: dict[str, str], body: object = None) -> tuple[int, 
 def _access_token(root: str, refresh_token: str) -> str:
     status, body = _post(f"{root}/api/v1/auth", {"Bearer": refresh_token})
     if status == 400:
-        _post(f"{root}/_control/expire-tokens", {})
+        _post(f"{root}/_control/expire-tokens", {}, {})  # the control endpoint wants JSON
         status, body = _post(f"{root}/api/v1/auth", {"Bearer": refresh_token})
     if status != 201:
         sys.exit(f"loadtest: POST /api/v1/auth answered {status}: {body[:200]!r}")

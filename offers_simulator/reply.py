@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class OffersSummary(NamedTuple):
+    """What a 200 offers answer holds, prices as sent; for the served log."""
+
+    offer_count: int
+    total_stock: int
+    min_price: int | None  # None when there are no offers
+    max_price: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +22,8 @@ class Reply:
     body: bytes
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    # Set on a 200 offers answer only; a malformed copy of it drops it (it is not what was sent).
+    offers: OffersSummary | None = None
 
 
 def json_reply(status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()) -> Reply:

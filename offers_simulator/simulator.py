@@ -1,8 +1,8 @@
 """The Offers simulator's state and rules, independent of HTTP.
 
 ``Simulator`` answers the three API operations and the control operations with ``Reply`` values.
-All state (settings, tokens, the world, fault dice, counters) sits behind one lock; every method
-holds it only briefly and never while sleeping or writing the state file.
+All state (settings, tokens, the world, fault dice, counters, the served log) sits behind one lock;
+every method holds it only briefly and never while sleeping or writing the state file.
 
 Answers follow the published OpenAPI document and FastAPI's conventions: errors are
 ``{"detail": "..."}``, validation errors ``{"detail": [{"loc", "msg", "type"}]}``. On register
@@ -22,11 +22,14 @@ from offers_simulator.auth import AccessTokenStillValid, InvalidRefreshToken, To
 from offers_simulator.config import Settings
 from offers_simulator.faults import FaultDice, FaultPlan
 from offers_simulator.reply import Reply, detail, json_reply, validation_error
+from offers_simulator.served import DEFAULT_CAPACITY, Served, ServedLog
 from offers_simulator.statefile import StateFile
 from offers_simulator.world import TickClock, World
 
 ENDPOINTS = ("auth", "register", "offers", "other")
-FAULT_KINDS = ("latency", "error", "hang", "malformed")
+FAULT_KINDS = ("latency", "error", "hang", "malformed", "down")
+# How long a reader of the served log waits for answers that were being written when it asked.
+SERVED_WAIT_SECONDS = 2.0
 
 # Stricter than Python's uuid.UUID(), which also takes braces, "urn:uuid:", "+" and "_": our
 # client must send the canonical form, and the OpenAPI's "format: uuid" means that form.
@@ -75,14 +78,20 @@ class Simulator:
         seed: int = 0,
         fault_seed: int | None = None,
         state_file: StateFile | None = None,
+        served_log_size: int = DEFAULT_CAPACITY,
     ) -> None:
         self._lock = threading.Lock()
+        self._answer_written = threading.Condition(self._lock)
         self._defaults = settings
         self._settings = settings
         self._tokens = TokenStore(refresh_tokens)
         self._world = World(seed=seed, clock=TickClock(settings.tick))
         self._dice = FaultDice(seed if fault_seed is None else fault_seed)
         self._stats = Stats()
+        self._served = ServedLog(served_log_size)
+        # Offers answers counted but not yet in the served log (being written): tickets.
+        self._last_ticket = 0
+        self._writing: set[int] = set()
         self._state_file = state_file
         # Registrations are saved by the request that made them, outside the state lock;
         # generations let one save cover every registration made before it.
@@ -133,10 +142,11 @@ class Simulator:
                 return validation_error(
                     (["path", "product_id"], "value is not a valid uuid", "type_error.uuid")
                 )
-            body = self._world.offers_body(product_id)
-        if body is None:
+            answer = self._world.offers_answer(product_id)
+        if answer is None:
             return detail(404, "Product ID has not been registered")
-        return Reply(200, body)
+        body, summary = answer
+        return Reply(200, body, offers=summary)
 
     def _token_problem(self, bearer: str | None) -> Reply | None:
         status = None if bearer is None else self._tokens.check(bearer)
@@ -152,18 +162,73 @@ class Simulator:
             return self._dice.roll(self._settings), self._stats.epoch
 
     def record(
-        self, endpoint: str, status: int, plan: FaultPlan, epoch: int, *, malformed: bool
-    ) -> None:
+        self,
+        endpoint: str,
+        status: int,
+        plan: FaultPlan,
+        epoch: int,
+        *,
+        malformed: bool,
+        logged: bool = False,
+    ) -> int | None:
+        """Counts an answer that is about to be sent, or with ``plan.down`` a request hung up on.
+
+        With ``logged`` (an offers answer, for the served log) returns a ticket to pass to
+        ``record_served`` once the answer is written; until then, readers of the log wait for it.
+        """
         with self._lock:
             stats = self._stats
-            if epoch != stats.epoch:
-                return
-            counts = stats.answers[endpoint]
-            counts[str(status)] = counts.get(str(status), 0) + 1
-            stats.faults["latency"] += plan.latency > 0
-            stats.faults["hang"] += plan.hang > 0
-            stats.faults["error"] += plan.error_status is not None
-            stats.faults["malformed"] += malformed
+            if epoch == stats.epoch and plan.down:
+                stats.faults["down"] += 1  # no answer, and none of the other faults applied
+            elif epoch == stats.epoch:
+                counts = stats.answers[endpoint]
+                counts[str(status)] = counts.get(str(status), 0) + 1
+                stats.faults["latency"] += plan.latency > 0
+                stats.faults["hang"] += plan.hang > 0
+                stats.faults["error"] += plan.error_status is not None
+                stats.faults["malformed"] += malformed
+            if not logged:
+                return None
+            self._last_ticket += 1
+            self._writing.add(self._last_ticket)
+            return self._last_ticket
+
+    def record_served(self, ticket: int | None, epoch: int, entry: Served) -> None:
+        """Adds an offers answer to the served log (it numbers ``entry``)."""
+        with self._lock:
+            if ticket is not None:
+                self._writing.discard(ticket)
+                self._answer_written.notify_all()
+            if epoch == self._stats.epoch:  # not one that started before a reset
+                self._served.append(entry)
+
+    def served(self, *, after: int, limit: int) -> dict[str, Any]:
+        """A page of the served log: up to ``limit`` entries with ``seq > after``, oldest first.
+
+        ``last`` is the seq of the page's last entry (``after`` if it is empty); ``more`` says
+        whether newer entries can be had (ask again with ``after=last``); ``missed`` counts the
+        entries after ``after`` that the full log dropped before they could be read, ``dropped``
+        all it dropped since the last reset. Answers whose writing had begun when this was called
+        are waited for (up to SERVED_WAIT_SECONDS, the lock released meanwhile): a client that has
+        read an answer finds it in the log.
+        """
+        with self._lock:
+            horizon = self._last_ticket
+            self._answer_written.wait_for(
+                lambda: not any(ticket <= horizon for ticket in self._writing),
+                timeout=SERVED_WAIT_SECONDS,
+            )
+            log = self._served
+            entries = log.page(after, limit)
+            newest, first, dropped = log.last_seq, log.first_seq, log.dropped
+        last = entries[-1].seq if entries else after
+        return {
+            "served": [entry.as_dict() for entry in entries],
+            "last": last,
+            "more": bool(entries) and newest > last,
+            "missed": max(0, first - (after + 1)),
+            "dropped": dropped,
+        }
 
     # Control ---------------------------------------------------------------------------------
 
@@ -196,11 +261,13 @@ class Simulator:
             self._tokens.expire_all()
 
     def reset(self) -> None:
-        """Start-up settings, no access tokens, zero counters, fault dice reseeded."""
+        """Start-up settings, no access tokens, zero counters, an empty served log, fault dice
+        reseeded."""
         with self._lock:
             self._apply(self._defaults)
             self._tokens.forget_all()
             self._stats.clear()
+            self._served.clear()
             self._dice.reseed()
 
     def stats(self) -> dict[str, Any]:

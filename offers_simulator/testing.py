@@ -4,10 +4,14 @@
         requests.post(f"{simulator.base_url}/auth", headers={"Bearer": simulator.refresh_token})
         simulator.set_faults(error_rate=1.0)
         ...
+        served = simulator.served_log()  # every answer to GET .../offers since the reset
         simulator.reset()
 
 The simulator binds a free loopback port; the handle knows its URLs and drives the control
-endpoint (``/_control/``) with urllib.
+endpoint (``/_control/``) with urllib: every POST carries a JSON body and
+``Content-Type: application/json``, and the Host is the loopback address, as the endpoint requires.
+``served_log()`` reads the log of offers answers, for comparing what was served with what a client
+stored.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -50,7 +55,7 @@ class SimulatorProcess:
         self._stderr = stderr
 
     def set_faults(self, **config: Any) -> dict[str, Any]:
-        """Changes settings (faults, ``token_ttl``, ``tick``); returns all of them."""
+        """Changes settings (faults, ``down``, ``token_ttl``, ``tick``); returns all of them."""
         return self._control("POST", "faults", config)
 
     def forget_registrations(self) -> None:
@@ -60,8 +65,34 @@ class SimulatorProcess:
         self._control("POST", "expire-tokens")
 
     def reset(self) -> None:
-        """Start-up settings, no access tokens, zero counters; registrations stay."""
+        """Start-up settings, no access tokens, zero counters, an empty served log; registrations
+        stay."""
         self._control("POST", "reset")
+
+    def served_page(self, after: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """One answer of ``GET /_control/served``: ``served``, ``last``, ``more``, ``missed``,
+        ``dropped`` (see ``python -m offers_simulator --help``)."""
+        query = {"after": after} if limit is None else {"after": after, "limit": limit}
+        return self._control("GET", f"served?{urllib.parse.urlencode(query)}")
+
+    def served_log(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every answer to ``GET .../offers`` since the last reset (with ``seq > after``), oldest
+        first, following the pages.
+
+        Raises SimulatorError if the log dropped any of them (it keeps --served-log-size).
+        """
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self.served_page(after)
+            if page["missed"]:
+                raise SimulatorError(
+                    f"the served log dropped {page['missed']} entries after seq {after}; "
+                    "start the simulator with a larger --served-log-size"
+                )
+            entries.extend(page["served"])
+            after = page["last"]
+            if not page["more"]:
+                return entries
 
     def stats(self) -> dict[str, Any]:
         return self._control("GET", "stats")
@@ -84,14 +115,11 @@ class SimulatorProcess:
                 self.process.wait()
 
     def _control(self, method: str, action: str, payload: Mapping[str, Any] | None = None) -> Any:
-        data = json.dumps(payload).encode() if payload is not None else None
-        if method == "POST" and data is None:
-            data = b""
+        # The control endpoint takes POSTs only as JSON; GETs carry no body.
+        data = json.dumps(payload or {}).encode() if method == "POST" else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
         request = urllib.request.Request(
-            f"{self.root_url}/_control/{action}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
+            f"{self.root_url}/_control/{action}", data=data, method=method, headers=headers
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:

@@ -24,11 +24,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from offers_simulator.reply import OffersSummary
+
 MAX_OFFERS = 10
 MAX_CATCH_UP_TICKS = 200
 MIN_BASE_PRICE = 100
 MAX_BASE_PRICE = 50_000
 _AGE_BITS = 64  # a tick's seed is the product key shifted left by this, plus the age
+NO_OFFERS = OffersSummary(offer_count=0, total_stock=0, min_price=None, max_price=None)
 
 
 class TickClock:
@@ -66,8 +69,12 @@ class Offer:
     stock: int
     anchor: float  # the price this offer reverts to, so long walks stay plausible
 
+    @property
+    def sent_price(self) -> int:
+        return max(1, round(self.price))
+
     def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "price": max(1, round(self.price)), "items_in_stock": self.stock}
+        return {"id": self.id, "price": self.sent_price, "items_in_stock": self.stock}
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,7 @@ class Product:
     age: int = 0
     offers: tuple[Offer, ...] = ()
     body: bytes = field(default=b"")  # the JSON answer for ``age``, cached between ticks
+    summary: OffersSummary = NO_OFFERS  # of ``body``, cached with it
 
     def advance(self, age: int) -> None:
         if age <= self.age and self.body:
@@ -163,6 +171,13 @@ class Product:
             offers = step(self.profile, offers, tick_age)
         self.offers, self.age = offers, max(age, self.age)
         self.body = json.dumps([offer.as_json() for offer in offers]).encode()
+        prices = [offer.sent_price for offer in offers]
+        self.summary = OffersSummary(
+            offer_count=len(offers),
+            total_stock=sum(offer.stock for offer in offers),
+            min_price=min(prices, default=None),
+            max_price=max(prices, default=None),
+        )
 
 
 class World:
@@ -191,13 +206,13 @@ class World:
         )
         return True
 
-    def offers_body(self, product_id: str) -> bytes | None:
-        """The JSON list of the product's current offers, or None if it is not registered."""
+    def offers_answer(self, product_id: str) -> tuple[bytes, OffersSummary] | None:
+        """The product's current offers as sent (JSON) and their summary; None if unregistered."""
         product = self._products.get(product_id)
         if product is None:
             return None
         product.advance(self.clock.index() - product.birth_tick)
-        return product.body
+        return product.body, product.summary
 
     def forget_all(self) -> None:
         self._products.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ def test_state_reports_the_settings(simulator):
         "hang_rate": 0.0,
         "hang_seconds": 30.0,
         "malformed_rate": 0.0,
+        "down": False,
         "token_ttl": 300.0,
         "tick": 3600.0,
         "registered": simulator.state()["registered"],
@@ -138,7 +140,7 @@ def test_stats_count_answers_and_faults(http, simulator, token, product_id):
         "register": {"201": 1},
         "offers": {"200": 1, "404": 1, "502": 1},
         "other": {"404": 1},
-        "faults": {"latency": 0, "error": 1, "hang": 0, "malformed": 0},
+        "faults": {"latency": 0, "error": 1, "hang": 0, "malformed": 0, "down": 0},
     }
 
 
@@ -174,6 +176,8 @@ def test_fault_sequence_is_repeatable(http, simulator, token, product_id):
         {"tick": 0},
         {"token_ttl": -1},
         {"no_such_setting": 1},
+        {"down": 1},
+        {"down": "false"},
     ],
 )
 def test_bad_settings_are_422_and_change_nothing(simulator, changes):
@@ -185,13 +189,17 @@ def test_bad_settings_are_422_and_change_nothing(simulator, changes):
 
 @pytest.mark.parametrize("body", [b"[1]", b"{", b"null"])
 def test_faults_body_must_be_a_json_object(http, simulator, body):
-    response = http.post(f"{simulator.root_url}/_control/faults", data=body)
+    response = http.post(
+        f"{simulator.root_url}/_control/faults",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert isinstance(response.json()["detail"], str)
 
 
 def test_control_methods(http, simulator):
-    assert http.post(f"{simulator.root_url}/_control/state").status_code == 405
+    assert http.post(f"{simulator.root_url}/_control/state", json={}).status_code == 405
     assert http.get(f"{simulator.root_url}/_control/reset").status_code == 405
 
 
@@ -203,3 +211,52 @@ def test_fault_flags_on_the_command_line():
         assert response.status_code == 503
         sim.reset()  # back to the command line's settings, not the built-in defaults
         assert sim.state()["error_rate"] == 1.0
+
+
+def test_down_closes_api_connections_without_answering(http, simulator, token, product_id):
+    simulator.set_faults(down=True, latency_ms=1, error_rate=1.0)  # down wins over the others
+    with pytest.raises(requests.ConnectionError):
+        get_offers(http, simulator, token, product_id)
+    with pytest.raises(requests.ConnectionError):
+        http.post(f"{simulator.base_url}/auth", headers={"Bearer": simulator.refresh_token})
+    with pytest.raises(requests.ConnectionError):
+        http.get(f"{simulator.base_url}/nothing")
+    assert simulator.state()["down"] is True  # the control endpoint still answers
+    stats = simulator.stats()  # `token` cost one auth 201; nothing was answered since
+    assert (stats["offers"], stats["auth"]) == ({}, {"201": 1})
+    assert stats["faults"] == {"latency": 0, "error": 0, "hang": 0, "malformed": 0, "down": 3}
+    [entry] = simulator.served_log()  # only GET .../offers is logged: status 0, nothing sent
+    assert (entry["product_id"], entry["status"], entry["offer_count"]) == (product_id, 0, None)
+    simulator.set_faults(down=False, latency_ms=0, error_rate=0.0)
+    assert get_offers(http, simulator, token, product_id).status_code == 200
+
+
+def test_down_closes_a_kept_alive_connection_at_its_next_request(simulator, token, product_id):
+    request = (
+        f"GET /api/v1/products/{product_id}/offers HTTP/1.1\r\nHost: x\r\nBearer: {token}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as connection:
+        connection.sendall(request)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        simulator.set_faults(down=True)
+        connection.sendall(request)
+        assert connection.recv(65536) == b""  # closed, not a byte of answer
+
+
+def test_reset_brings_the_service_back_up(http, simulator, token, product_id):
+    simulator.set_faults(down=True)
+    simulator.reset()
+    token = get_token(http, simulator)
+    assert get_offers(http, simulator, token, product_id).status_code == 200
+
+
+def test_down_on_the_command_line():
+    with run_simulator("--down") as sim, requests.Session() as http:
+        assert sim.state()["down"] is True
+        with pytest.raises(requests.ConnectionError):
+            http.post(f"{sim.base_url}/auth", headers={"Bearer": sim.refresh_token})
+        sim.reset()  # back to the command line's settings: still down
+        assert sim.state()["down"] is True
+        sim.set_faults(down=False)
+        response = http.post(f"{sim.base_url}/auth", headers={"Bearer": sim.refresh_token})
+        assert response.status_code == 201

@@ -94,7 +94,6 @@ def test_offers_take_only_get(http, simulator, token, product_id):
         "/api/v1/products",
         "/api/v1/products//offers",
         "/api/v1/products/a/b/offers",
-        "/_control/nothing",
     ],
 )
 def test_unknown_paths_are_404(http, simulator, path):

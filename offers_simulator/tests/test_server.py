@@ -34,7 +34,7 @@ def test_help_documents_every_option():
     assert len(options) >= 16
     for option in options:
         assert option in result.stdout
-    for path in ("/_control/faults", "/_control/reset", "/api/v1/auth"):
+    for path in ("/_control/faults", "/_control/reset", "/_control/served", "/api/v1/auth"):
         assert path in result.stdout
 
 
@@ -97,7 +97,7 @@ def test_garbage_gets_a_4xx_and_the_server_lives_on(simulator, request_bytes, st
 
 
 def test_http_1_0_client_is_answered(simulator):
-    answer = _raw(simulator, b"GET /_control/state HTTP/1.0\r\n\r\n")
+    answer = _raw(simulator, b"GET /_control/state HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 OK")
     assert b'"registered"' in answer
 
@@ -108,7 +108,8 @@ def test_keep_alive_serves_many_requests_on_one_connection(simulator, token, pro
     ).encode()
     with socket.create_connection(("127.0.0.1", simulator.port), timeout=5) as connection:
         connection.sendall(
-            request * 3 + b"GET /_control/state HTTP/1.1\r\nConnection: close\r\n\r\n"
+            request * 3
+            + b"GET /_control/state HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         )
         data = b""
         while chunk := connection.recv(65536):
