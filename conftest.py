@@ -271,3 +271,13 @@ def wait_until():
     return it), or fail the test after `timeout` seconds with `message` (a string, or a callable
     giving one at that moment)."""
     return _wait_until
+
+
+@pytest.fixture
+def empty_cache_afterwards():
+    """For tests of limits counted in the cache (allauth's, Sync now's): the Redis cache
+    outlives the test's transaction."""
+    from django.core.cache import cache
+
+    yield
+    cache.clear()

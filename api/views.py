@@ -23,7 +23,13 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import NotFound, ParseError, Throttled, ValidationError
+from rest_framework.exceptions import (
+    NotFound,
+    ParseError,
+    PermissionDenied,
+    Throttled,
+    ValidationError,
+)
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -78,6 +84,7 @@ from pricing.services import (
 )
 from products.models import Product
 from products.services import (
+    ProductLimitReached,
     ProductSuspended,
     product_create,
     product_delete,
@@ -284,6 +291,15 @@ def _figures(products: list[Product]) -> list[ProductFigures]:
     ]
 
 
+def _user_limit(retry_after: int | None) -> Throttled:
+    return Throttled(
+        wait=retry_after,
+        detail=f"You have asked for {settings.SYNC_NOW_PER_USER_PER_MINUTE} syncs or "
+        "registrations in the last minute, the most one account may; every product is synced "
+        "each minute anyway.",
+    )
+
+
 def _validation_error(error: DjangoValidationError) -> ValidationError:
     """A model's own check (full_clean in the services), as the API's 400."""
     return ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages)
@@ -319,7 +335,9 @@ class ProductsView(ApiView):
         tags=[TAG_PRODUCTS],
         summary="Add a product",
         description="It is registered with the Offers service in the background; its first "
-        "offers arrive within seconds (watch `sync.state`).",
+        "offers arrive within seconds (watch `sync.state`). An account has at most "
+        "PRODUCTS_PER_USER_MAX products (1,000 by default): one more gets 403 "
+        "`product_limit_reached`.",
         responses={201: ProductSerializer, 413: BODY_TOO_LARGE},
         examples=[
             OpenApiExample(
@@ -336,6 +354,8 @@ class ProductsView(ApiView):
             product = product_create(owner=request.user, **serializer.validated_data)
         except DjangoValidationError as error:
             raise _validation_error(error) from None
+        except ProductLimitReached as error:
+            raise PermissionDenied(str(error), "product_limit_reached") from None
         (figures,) = _figures([product])
         return Response(ProductSerializer(figures).data, status=status.HTTP_201_CREATED)
 
@@ -493,7 +513,9 @@ class ProductSyncView(OwnedProductView):
         summary="Sync a product now",
         description="Queues a sync (202). Once per product every SYNC_NOW_COOLDOWN seconds "
         "(30 by default), whoever asks (the dashboard's button too): sooner gets 429 with "
-        "Retry-After. A product not yet registered, or suspended, gets 409.",
+        "Retry-After; so do more than SYNC_NOW_PER_USER_PER_MINUTE (20) syncs and "
+        "registrations a minute by one account. A product not yet registered, or suspended, "
+        "gets 409.",
         request=None,
         responses={
             202: SyncRequestSerializer,
@@ -502,7 +524,7 @@ class ProductSyncView(OwnedProductView):
     )
     def post(self, request, product_id):
         product = self.get_object()
-        sync = product_sync_request(product=product)
+        sync = product_sync_request(product=product, requested_by=request.user)
         match sync.outcome:
             case SyncRequestOutcome.SUSPENDED | SyncRequestOutcome.OWNER_INACTIVE:
                 raise Conflict(str(ProductSuspended(product)))
@@ -518,6 +540,8 @@ class ProductSyncView(OwnedProductView):
                     detail=f"A sync of this product was asked for moments ago; ask again "
                     f"within {sync.cooldown} s.",
                 )
+            case SyncRequestOutcome.USER_LIMIT:
+                raise _user_limit(sync.retry_after)
         body = {"status": "queued", "requested_at": sync.requested_at}
         return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
@@ -530,7 +554,8 @@ class ProductRegisterView(OwnedProductView):
         description="After its registration with the Offers service failed (`sync.state` "
         "`registration_failed`, the reason in `sync.message`), start it over (202); on success "
         "the product is synced at once. Once per product every SYNC_NOW_COOLDOWN seconds, "
-        "whoever asks: sooner gets 429 with Retry-After. A registered or suspended product "
+        "whoever asks, and within the account's SYNC_NOW_PER_USER_PER_MINUTE: sooner gets 429 "
+        "with Retry-After. A registered or suspended product "
         "gets 409.",
         request=None,
         responses={
@@ -540,7 +565,7 @@ class ProductRegisterView(OwnedProductView):
     )
     def post(self, request, product_id):
         product = self.get_object()
-        registration = product_registration_request(product=product)
+        registration = product_registration_request(product=product, requested_by=request.user)
         match registration.outcome:
             case RegistrationRequestOutcome.SUSPENDED | RegistrationRequestOutcome.OWNER_INACTIVE:
                 raise Conflict(str(ProductSuspended(product)))
@@ -555,6 +580,8 @@ class ProductRegisterView(OwnedProductView):
                     detail="This product was sent for registration moments ago; ask again "
                     f"within {registration.cooldown} s.",
                 )
+            case RegistrationRequestOutcome.USER_LIMIT:
+                raise _user_limit(registration.retry_after)
         body = {"status": "queued", "requested_at": registration.requested_at}
         return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 

@@ -41,7 +41,13 @@ from pricing.services import (
 )
 from products.forms import ProductForm
 from products.models import Product
-from products.services import ProductSuspended, product_create, product_delete, product_update
+from products.services import (
+    ProductLimitReached,
+    ProductSuspended,
+    product_create,
+    product_delete,
+    product_update,
+)
 
 PAGE_SIZE = 25
 
@@ -100,8 +106,12 @@ def overview(request):
 def product_new(request):
     form = ProductForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        product = product_create(owner=request.user, **form.cleaned_data)
-        return _saved(request, f"“{product.name}” added. Its offers arrive within seconds.")
+        try:
+            product = product_create(owner=request.user, **form.cleaned_data)
+        except ProductLimitReached as error:
+            form.add_error(None, str(error))
+        else:
+            return _saved(request, f"“{product.name}” added. Its offers arrive within seconds.")
     return _form_page(request, form, product=None)
 
 
@@ -204,7 +214,7 @@ def product_detail(request, product_id):
         status = sync_status(product, now=now)
         syncing, just_synced = _sync_watch(request, product, status, now=now)
         context |= {
-            "offers": current_offers(product=product),
+            **_offers_shown(product),
             "status": status,
             "badge": status_badge(status, now=now),
             "syncing_since": syncing,
@@ -268,12 +278,20 @@ def _sync_watch(
     return since, False
 
 
+def _user_limit_message(retry_after: int | None) -> str:
+    return (
+        f"You have asked for {settings.SYNC_NOW_PER_USER_PER_MINUTE} syncs or registrations "
+        f"in the last minute, the most we send the Offers service for one account; you can "
+        f"ask again in {retry_after} s. Every product is synced each minute anyway."
+    )
+
+
 @login_required
 @require_POST
 def product_sync_now(request, product_id):
     """Ask for a sync of this product now (pricing rate-limits it per product)."""
     product = _owned_product(request, product_id)
-    sync = product_sync_request(product=product)
+    sync = product_sync_request(product=product, requested_by=request.user)
     match sync.outcome:
         case SyncRequestOutcome.SUSPENDED | SyncRequestOutcome.OWNER_INACTIVE:
             messages.error(request, f"“{product.name}” is suspended by staff and is not synced.")
@@ -288,6 +306,9 @@ def product_sync_now(request, product_id):
                 f"you can ask again {sync.cooldown} s after it.",
             )
             return _after_sync_request(request, product, status=429)
+        case SyncRequestOutcome.USER_LIMIT:
+            messages.warning(request, _user_limit_message(sync.retry_after))
+            return _after_sync_request(request, product, status=429)
     if not request.htmx:
         messages.success(request, f"Syncing “{product.name}”: new offers appear in seconds.")
         return redirect("dashboard:product", product_id=product.pk)
@@ -300,7 +321,7 @@ def product_register_again(request, product_id):
     """Register again a product whose registration failed (pricing rate-limits it per product,
     as it does "Sync now")."""
     product = _owned_product(request, product_id)
-    registration = product_registration_request(product=product)
+    registration = product_registration_request(product=product, requested_by=request.user)
     match registration.outcome:
         case RegistrationRequestOutcome.SUSPENDED | RegistrationRequestOutcome.OWNER_INACTIVE:
             messages.error(request, f"“{product.name}” is suspended by staff.")
@@ -315,6 +336,9 @@ def product_register_again(request, product_id):
                 f"you can ask again {registration.cooldown} s after it.",
             )
             return _after_sync_request(request, product, status=429)
+        case RegistrationRequestOutcome.USER_LIMIT:
+            messages.warning(request, _user_limit_message(registration.retry_after))
+            return _after_sync_request(request, product, status=429)
     if not request.htmx:
         messages.success(request, f"Registering “{product.name}” again: offers follow in seconds.")
         return redirect("dashboard:product", product_id=product.pk)
@@ -322,12 +346,27 @@ def product_register_again(request, product_id):
     return _watching(request, _owned_product(request, product.pk), since=registration.requested_at)
 
 
+# The product page's table shows the cheapest offers, however many the service lists (up to
+# OFFERS_MAX_OFFERS): a page of a thousand rows, refreshed every 30 s, helps nobody.
+PRODUCT_PAGE_MAX_OFFERS = 100
+
+
+def _offers_shown(product: Product) -> dict:
+    """The offers table's rows (one more is read, to know whether some are left out)."""
+    offers = current_offers(product=product, limit=PRODUCT_PAGE_MAX_OFFERS + 1)
+    return {
+        "offers": offers[:PRODUCT_PAGE_MAX_OFFERS],
+        "offers_left_out": len(offers) > PRODUCT_PAGE_MAX_OFFERS,
+        "offers_shown_max": PRODUCT_PAGE_MAX_OFFERS,
+    }
+
+
 def _watching(request, product: Product, *, since: datetime) -> HttpResponse:
     """The offers table after a request, polling every second until its sync finishes."""
     status = sync_status(product, now=since)
     context = {
         "product": product,
-        "offers": current_offers(product=product),
+        **_offers_shown(product),
         "status": status,
         "badge": status_badge(status, now=since),
         "syncing_since": since,

@@ -4,32 +4,40 @@ A lease is claimed with a conditional UPDATE (or the INSERT of its row), whose r
 who won. That works the same on SQLite and PostgreSQL, needs no open transaction (so no HTTP
 call ever sits inside one), and the expiry means a process that dies holding a lease blocks
 the others only until it runs out.
+
+Expiry is the database's clock (Now() in the statements), never a process's: workers on
+machines whose clocks disagree, or a clock stepped forward, cannot end each other's leases
+early. A lease can still run out while its holder is slow, so work that must not be done twice
+checks, in the transaction that commits it, that its holder token is still the row's
+(`HeldLease.held_now`, fencing): whoever claimed the lease since has changed that token.
 """
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from pricing.models import Lease
+
+
+def _expiry(seconds: float):
+    return Now() + timedelta(seconds=seconds)
 
 
 def lease_claim(*, name: str, seconds: float) -> str | None:
     """Claim the lease `name` for `seconds`. Returns the holder token, or None if taken."""
     holder = uuid.uuid4().hex
-    now = timezone.now()
-    expires_at = now + timedelta(seconds=seconds)
-    if Lease.objects.filter(name=name, expires_at__lte=now).update(
-        holder=holder, expires_at=expires_at
+    if Lease.objects.filter(name=name, expires_at__lte=Now()).update(
+        holder=holder, expires_at=_expiry(seconds)
     ):
         return holder
     try:
         with transaction.atomic():
-            Lease.objects.create(name=name, holder=holder, expires_at=expires_at)
+            Lease.objects.create(name=name, holder=holder, expires_at=_expiry(seconds))
     except IntegrityError:
         return None  # the row exists and its lease has not expired: someone else holds it
     return holder
@@ -37,7 +45,7 @@ def lease_claim(*, name: str, seconds: float) -> str | None:
 
 def lease_release(*, name: str, holder: str) -> None:
     """Give the lease back early; does nothing if it expired and someone else took it."""
-    Lease.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())
+    Lease.objects.filter(name=name, holder=holder).update(expires_at=Now())
 
 
 @dataclass(slots=True)
@@ -48,6 +56,20 @@ class HeldLease:
     name: str
     holder: str
     released: bool = False
+
+    def held_now(self) -> datetime | None:
+        """In a transaction: the database's time now if nobody has claimed the lease since we
+        did (even if it has expired: an expired lease nobody took is still only ours), else None.
+        The row stays locked until the transaction ends (PostgreSQL; SQLite's write transactions
+        are serialised anyway), so no one can claim it between this check and the commit of the
+        work it guards."""
+        return (
+            Lease.objects.select_for_update()
+            .filter(name=self.name, holder=self.holder)
+            .annotate(now=Now())
+            .values_list("now", flat=True)
+            .first()
+        )
 
     def release(self) -> None:
         if not self.released:

@@ -204,6 +204,10 @@ class OffersAccessToken(models.Model):
     SINGLETON_PK = 1
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK)
+    # What the token was obtained from: a client with another base URL or refresh token does not
+    # use it (pricing.offers_client.tokens.TokenBinding). A hash, never the refresh token.
+    base_url = models.TextField(blank=True)
+    refresh_token_fingerprint = models.CharField(max_length=64, blank=True)
     token = models.TextField(blank=True)
     obtained_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)

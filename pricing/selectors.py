@@ -82,6 +82,7 @@ __all__ = [
     "CurrentStatistics",
     "OfferSeries",
     "OffersTokenState",
+    "OwnersLastRun",
     "ProductOrder",
     "ProductPanel",
     "ProductSyncStatus",
@@ -224,9 +225,10 @@ class CurrentOffer:
         return self.previous_price is None
 
 
-def current_offers(*, product: Product) -> list[CurrentOffer]:
+def current_offers(*, product: Product, limit: int | None = None) -> list[CurrentOffer]:
     """The product's current offers (those of its latest successful sync), cheapest first
-    (then by offer id), each with its change since the previous observation. One query."""
+    (then by offer id), each with its change since the previous observation; the `limit`
+    cheapest when given. One query."""
     previous_price = Subquery(
         OfferObservation.objects.filter(offer=OuterRef("pk"))
         .order_by("-observed_at", "-id")
@@ -250,7 +252,7 @@ def current_offers(*, product: Product) -> list[CurrentOffer]:
             "change",
         )
     )
-    return [CurrentOffer(*row) for row in rows]
+    return [CurrentOffer(*row) for row in (rows if limit is None else rows[:limit])]
 
 
 # --- Sparklines ----------------------------------------------------------------------------------
@@ -361,6 +363,18 @@ def products_ordered(
 
 
 @dataclass(frozen=True, slots=True)
+class OwnersLastRun:
+    """The latest sync run as one owner sees it. A run covers everyone's products: what the
+    others' did is not theirs to see. products_total: their active registered products now;
+    products_failed: theirs whose sync failed since the run started. Times aware, UTC."""
+
+    started_at: datetime
+    state: RunState
+    products_total: int
+    products_failed: int
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogueSummary:
     """A user's catalogue at a glance. needing_attention: products whose registration failed
     or whose last sync failed (SyncState REGISTRATION_FAILED or FAILING, suspended ones too)."""
@@ -368,12 +382,13 @@ class CatalogueSummary:
     products: int
     current_offers: int
     needing_attention: int
-    last_run: SyncRunSummary | None
+    last_run: OwnersLastRun | None
 
 
 def catalogue_summary(*, owner, now: datetime) -> CatalogueSummary:
-    """The owner's catalogue summary and the latest sync run (which is everyone's). Three
-    queries."""
+    """The owner's catalogue summary and the latest sync run, counted over their products only.
+    Three queries."""
+    run = latest_sync_run(now=now)
     counts = Product.objects.for_owner(owner).aggregate(
         products=Count("pk"),
         needing_attention=Count(
@@ -381,10 +396,32 @@ def catalogue_summary(*, owner, now: datetime) -> CatalogueSummary:
             filter=Q(tracking__sync_failures__gt=0)
             | Q(tracking__registration_state=RegistrationState.FAILED),
         ),
+        in_runs=Count(
+            "pk",
+            filter=Q(
+                is_suspended=False,
+                owner__is_active=True,
+                tracking__registration_state=RegistrationState.REGISTERED,
+            ),
+        ),
+        failed_in_run=Count(
+            "pk",
+            filter=Q(
+                tracking__sync_failures__gt=0,
+                tracking__last_sync_error_at__gte=run.started_at if run else now,
+            ),
+        ),
     )
     return CatalogueSummary(
         products=counts["products"],
         current_offers=Offer.objects.current().filter(product__owner=owner).count(),
         needing_attention=counts["needing_attention"],
-        last_run=latest_sync_run(now=now),
+        last_run=None
+        if run is None
+        else OwnersLastRun(
+            started_at=run.started_at,
+            state=run.state,
+            products_total=counts["in_runs"],
+            products_failed=counts["failed_in_run"],
+        ),
     )

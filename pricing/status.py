@@ -47,7 +47,10 @@ _REGISTERED_STATES = frozenset(
 class ProductSyncStatus:
     """A product's SyncState with what explains it. Times are aware, UTC.
 
-    message: the suspension reason, the registration or sync error; "" when there is none.
+    message: what explains the state to the product's owner: the suspension reason staff gave,
+    or what a registration or sync error means for them ("" when there is none). Never the
+    error itself, which names our settings and the service's address: staff read that on the
+    health page and in the admin (the tracking row's error fields).
     last_synced_at: the last successful sync. last_attempt_at: when the last sync finished,
     successfully or not (None before the first). registration_state: where the registration
     with the Offers service stands, whatever the state (a suspended product keeps its own).
@@ -94,18 +97,36 @@ def sync_status(product: Product, *, now: datetime) -> ProductSyncStatus:
     if product.is_suspended:
         return status(SyncState.SUSPENDED, product.suspension_reason)
     if tracking.registration_state == RegistrationState.FAILED:
-        return status(SyncState.REGISTRATION_FAILED, tracking.registration_error)
+        return status(SyncState.REGISTRATION_FAILED, REGISTRATION_FAILED_MESSAGE)
     if tracking.registration_state == RegistrationState.PENDING:
-        return status(SyncState.REGISTERING, tracking.registration_error)
+        retrying = tracking.registration_error and tracking.registration_attempts
+        return status(SyncState.REGISTERING, REGISTRATION_RETRY_MESSAGE if retrying else "")
     if tracking.last_synced_at is None:
         if tracking.last_sync_error:
-            return status(SyncState.FAILING, tracking.last_sync_error)
+            return status(SyncState.FAILING, _sync_failed_message(tracking.sync_failures))
         return status(SyncState.AWAITING_FIRST_SYNC)
     if tracking.sync_failures and tracking.last_sync_error:
-        return status(SyncState.FAILING, tracking.last_sync_error)
+        return status(SyncState.FAILING, _sync_failed_message(tracking.sync_failures))
     if now - tracking.last_synced_at > stale_after():
         return status(SyncState.STALE)
     return status(SyncState.SYNCED)
+
+
+REGISTRATION_FAILED_MESSAGE = (
+    "The Offers service refused to register this product, or did not answer after several "
+    "attempts. Check its name and description, then register it again."
+)
+REGISTRATION_RETRY_MESSAGE = (
+    "The Offers service has not accepted the registration yet; it is tried again shortly."
+)
+
+
+def _sync_failed_message(failures: int) -> str:
+    syncs = "The last sync" if failures <= 1 else f"The last {failures} syncs"
+    return (
+        f"{syncs} could not get this product's offers from the Offers service; it is tried "
+        "again every minute, and our staff can see why."
+    )
 
 
 def sync_state_filter(state: SyncState, *, now: datetime) -> Q:

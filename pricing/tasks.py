@@ -21,10 +21,12 @@ logger = logging.getLogger(__name__)
 
 @db_task()
 def register_product_task(product_id: uuid.UUID | str) -> None:
-    """Register; on success sync at once (first offers within seconds), else retry later."""
+    """Register; on success sync at once (first offers within seconds). A failed attempt
+    schedules the next one here, after its backoff: the only driver of retries, which the
+    periodic run replaces only when this task was lost."""
     product_id = uuid.UUID(str(product_id))
     outcome = services.product_register(product_id=product_id)
-    if outcome.registered:
+    if outcome.registered_now:
         sync_product_task(product_id)
     elif outcome.retry_in is not None:
         register_product_task.schedule(args=(product_id,), delay=outcome.retry_in)
@@ -41,7 +43,8 @@ def sync_product_task(product_id: uuid.UUID | str, run_id: int | None = None) ->
 
 @db_task()
 def sync_run_task() -> None:
-    """One run: a sync task per active registered product, and the due registrations.
+    """One run: a sync task per active registered product, and the registrations whose own
+    retry task was lost (services.products_due_for_registration).
 
     One task per product, so more consumers sync more products in parallel and one product's
     failure stays its own.

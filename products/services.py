@@ -6,6 +6,8 @@ post_save receiver (DESIGN §2) and registers it once the transaction commits.
 
 import uuid
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from products.models import Product
@@ -20,17 +22,34 @@ class ProductSuspended(Exception):
         self.product = product
 
 
+class ProductLimitReached(Exception):
+    """The owner has PRODUCTS_PER_USER_MAX products already."""
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"You have {limit:,} products, the most one account may have. Delete products you "
+            "no longer watch to add others."
+        )
+        self.limit = limit
+
+
 def _owned(*, owner, product_id: uuid.UUID | str) -> Product:
     """The owner's product; Product.DoesNotExist for anyone else's (a 404, not a 403)."""
     return Product.objects.for_owner(owner).get(pk=product_id)
 
 
 def product_create(*, owner, name: str, description: str = "") -> Product:
-    """Create a product (validated); its registration with the Offers service follows on commit."""
+    """Create a product (validated); its registration with the Offers service follows on commit.
+    Raises ProductLimitReached when the owner has PRODUCTS_PER_USER_MAX products."""
     product = Product(owner=owner, name=name.strip(), description=description.strip())
     product.full_clean()
     # One transaction with the rows that post_save receivers write for a new product.
     with transaction.atomic():
+        # The owner's row locked: two creations at once cannot both pass the count.
+        get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+        limit = settings.PRODUCTS_PER_USER_MAX
+        if Product.objects.filter(owner=owner).count() >= limit:
+            raise ProductLimitReached(limit)
         product.save()
     return product
 
@@ -51,7 +70,11 @@ def product_update(*, owner, product_id: uuid.UUID | str, name: str, description
 def product_delete(*, owner, product_id: uuid.UUID | str) -> None:
     """Delete the owner's product with its offers and history. Raises ProductSuspended."""
     with transaction.atomic():
-        product = _owned(owner=owner, product_id=product_id)
+        # Locked before its related rows are collected: a sync storing offers meanwhile either
+        # commits first (and its rows are deleted too) or finds the product gone.
+        product = (
+            Product.objects.for_owner(owner).select_for_update(of=("self",)).get(pk=product_id)
+        )
         if product.is_suspended:
             raise ProductSuspended(product)
         product.delete()

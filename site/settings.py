@@ -258,6 +258,9 @@ OFFERS_READ_TIMEOUT = env.float("OFFERS_READ_TIMEOUT", default=10.0)
 OFFERS_RETRIES = env.int("OFFERS_RETRIES", default=3)
 OFFERS_RETRY_BACKOFF = env.float("OFFERS_RETRY_BACKOFF", default=0.5)
 OFFERS_TOKEN_TTL = env.float("OFFERS_TOKEN_TTL", default=300.0)
+# Limits on one answer of the service: bigger ones are refused, as malformed ones are.
+OFFERS_MAX_ANSWER_BYTES = env.int("OFFERS_MAX_ANSWER_BYTES", default=1024 * 1024)
+OFFERS_MAX_OFFERS = env.int("OFFERS_MAX_OFFERS", default=1000)
 PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="CZK")
 
 # --- API ---------------------------------------------------------------------------------------
@@ -367,3 +370,11 @@ if TESTING:
 DASHBOARD_REFRESH_SECONDS = env.int("DASHBOARD_REFRESH_SECONDS", default=30)
 # "Sync now" may be asked once per this many seconds per product.
 SYNC_NOW_COOLDOWN = env.int("SYNC_NOW_COOLDOWN", default=30)
+# And each user may ask for this many syncs and registrations a minute, over all their products
+# (page and API; staff's admin actions are not counted).
+SYNC_NOW_PER_USER_PER_MINUTE = env.int("SYNC_NOW_PER_USER_PER_MINUTE", default=20)
+# The most products one account may have: each costs a registration and a fetch a minute.
+PRODUCTS_PER_USER_MAX = env.int("PRODUCTS_PER_USER_MAX", default=1000)
+if TESTING:
+    # Counters in the shared cache would leak from test to test; the test of the limit sets it.
+    SYNC_NOW_PER_USER_PER_MINUTE = 100_000

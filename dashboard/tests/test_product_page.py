@@ -265,7 +265,8 @@ def unregistrable(make_product, set_tracking):
 
 def test_a_failed_registration_shows_its_reason_and_register_again(user_client, unregistrable):
     page = user_client.get(url(unregistrable)).content.decode()
-    assert "Registration failed" in page and "422: the name is not allowed" in page
+    assert "Registration failed" in page and "refused to register this product" in page
+    assert "422: the name is not allowed" not in page  # the service's words are for staff
     assert reverse("dashboard:product-register", args=[unregistrable.pk]) in page
     assert "Sync now" not in page
 
@@ -301,7 +302,7 @@ def test_a_registration_that_fails_again_stops_the_watch(user_client, unregistra
         url(unregistrable) + f"?syncing={since}", headers={**HTMX, "HX-Target": "offers-table"}
     )
     assert "every 1s" not in done.content.decode()
-    assert "422 again" in done.content.decode()
+    assert "refused to register this product" in done.content.decode()
 
 
 def test_register_again_is_rate_limited_and_refused_when_registered(
@@ -327,3 +328,19 @@ def test_register_again_of_another_users_product_is_404(user_client, make_produc
     theirs = make_product("Theirs", owner=other_user)
     response = user_client.post(reverse("dashboard:product-register", args=[theirs.pk]))
     assert response.status_code == 404
+
+
+def test_the_offers_table_shows_the_cheapest_offers_when_there_are_very_many(
+    user_client, make_product
+):
+    from dashboard.views import PRODUCT_PAGE_MAX_OFFERS
+
+    product = make_product("Popular", [(1000 + i, 1) for i in range(PRODUCT_PAGE_MAX_OFFERS + 5)])
+    html = user_client.get(url(product)).content.decode()
+
+    table = html[html.index('id="offers-table"') :]
+    assert table.count('data-label="Price"') == PRODUCT_PAGE_MAX_OFFERS
+    assert "1,000" in table and "1,104" not in table  # the cheapest, not the dearest
+    assert f"Only the {PRODUCT_PAGE_MAX_OFFERS} cheapest offers are shown" in table
+    few = make_product("Rare", [(5, 1)])
+    assert "cheapest offers are shown" not in user_client.get(url(few)).content.decode()

@@ -20,11 +20,12 @@ from urllib.parse import quote
 
 import requests
 from django.conf import settings
-from django.utils import timezone
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from pricing.leases import lease_claim
 from pricing.offers_client.errors import (
     OffersAuthenticationFailed,
     OffersError,
@@ -49,6 +50,7 @@ from pricing.offers_client.parsing import (
 from pricing.offers_client.stats import OffersClientStats, _CountingRetry
 from pricing.offers_client.tokens import (
     TOKEN_LEASE_MARGIN,
+    TokenBinding,
     _fingerprint,
     _obtain_token,
     _read_stored_token,
@@ -56,11 +58,20 @@ from pricing.offers_client.tokens import (
     _store_token,
     _TokenInUse,
 )
+from pricing.times import database_now
 
 # The package's name, as before it was split into modules: log settings and searches still match.
 logger = logging.getLogger(__package__)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
+# The longest wait between two tries: the backoff's cap, and a Retry-After's (one of hours must
+# not hold a worker).
+RETRY_WAIT_MAX = 10
+# During a lockout, one call in all processes asks for a token again this often, never released
+# (it expires: a rate limit), so that the end of the other token is noticed without a POST /auth
+# from every sync.
+LOCKOUT_PROBE_LEASE = "offers-access-token-lockout-probe"
+LOCKOUT_PROBE_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,8 @@ class OffersClient:
         retries: int | None = None,
         backoff: float | None = None,
         token_ttl: float | None = None,
+        max_answer_bytes: int | None = None,
+        max_offers: int | None = None,
     ) -> None:
         def pick[T](value: T | None, setting: str) -> T:
             return getattr(settings, setting) if value is None else value
@@ -108,7 +121,9 @@ class OffersClient:
         self.retries = int(pick(retries, "OFFERS_RETRIES"))
         self.backoff = float(pick(backoff, "OFFERS_RETRY_BACKOFF"))
         self.token_ttl = float(pick(token_ttl, "OFFERS_TOKEN_TTL"))
-        for name in ("connect_timeout", "read_timeout", "token_ttl"):
+        self.max_answer_bytes = int(pick(max_answer_bytes, "OFFERS_MAX_ANSWER_BYTES"))
+        self.max_offers = int(pick(max_offers, "OFFERS_MAX_OFFERS"))
+        for name in ("connect_timeout", "read_timeout", "token_ttl", "max_answer_bytes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"OffersClient: {name} must be > 0, not {getattr(self, name)}")
         if self.retries < 0 or self.backoff < 0:
@@ -116,6 +131,7 @@ class OffersClient:
 
         self.stats = OffersClientStats()
         self.token_lease_seconds = self.connect_timeout + self.read_timeout + TOKEN_LEASE_MARGIN
+        self._binding = TokenBinding.of(self.base_url, self._refresh_token)
         self._auth_url = f"{self.base_url}/auth"
         self._session = self._build_session()
 
@@ -133,9 +149,9 @@ class OffersClient:
             allowed_methods=frozenset({"GET", "POST"}),  # POST: a repeated register answers 409
             status_forcelist=RETRY_STATUSES,
             backoff_factor=self.backoff,
-            backoff_max=10,
+            backoff_max=RETRY_WAIT_MAX,
             raise_on_status=False,  # we map the final status ourselves
-            retry_after_max=10,  # a Retry-After of hours must not hold a worker
+            retry_after_max=RETRY_WAIT_MAX,
         )
         retry.on_retry = lambda: self.stats.add("retries")
         session = requests.Session()
@@ -148,6 +164,16 @@ class OffersClient:
 
     def close(self) -> None:
         self._session.close()
+
+    def worst_case_seconds(self) -> float:
+        """The longest one operation (register_product, get_offers) can take: a token to get,
+        perhaps after waiting for another process's, then every try timing out (the read
+        timeout bounds a whole body, not each read) with the longest wait between tries; twice,
+        when a 401 makes it start again with a fresh token. What a lease on it must cover."""
+        one_try = self.connect_timeout + self.read_timeout
+        request = (self.retries + 1) * one_try + self.retries * RETRY_WAIT_MAX
+        token = self.token_lease_seconds + 1 + one_try
+        return 2 * (token + request)
 
     # --- The operations ---------------------------------------------------------------------------
 
@@ -201,7 +227,7 @@ class OffersClient:
                 probe_status = 404
             probe_seconds = time.perf_counter() - probe_started
             # A 401 on the probe replaces the token: report the one that is stored now.
-            stored = _read_stored_token()
+            stored = _read_stored_token(self._binding)
             return OffersCheckResult(
                 base_url=self.base_url,
                 token_obtained=in_use.auth_seconds is not None or stored.token != in_use.token,
@@ -218,7 +244,9 @@ class OffersClient:
         response = self._call("GET", self._offers_url(product_id), what)
         status = response.status_code
         if status == 200:
-            return self._decode(response, what, parse_offers)
+            return self._decode(
+                response, what, lambda data: parse_offers(data, max_offers=self.max_offers)
+            )
         if status == 404:
             raise ProductNotRegistered(
                 f"The Offers service at {self.base_url} does not know product {product_id} "
@@ -283,16 +311,20 @@ class OffersClient:
         return response
 
     def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
-        """The HTTP request, with every transport failure turned into OffersUnavailable."""
+        """The HTTP request, its body read (`_read_body`), with every transport failure turned
+        into OffersUnavailable."""
         try:
-            return self._session.request(
+            response = self._session.request(
                 method,
                 url,
                 timeout=(self.connect_timeout, self.read_timeout),
                 allow_redirects=False,
+                stream=True,  # the body is read by _read_body, within its limits
                 **kwargs,
             )
-        except requests.Timeout as error:
+            self._read_body(response, what)
+            return response
+        except (requests.Timeout, ReadTimeoutError) as error:  # the latter: reading the body
             raise OffersUnavailable(
                 f"The Offers service at {self.base_url} did not answer {what} in time "
                 f"(connect timeout {self.connect_timeout:g} s, read timeout "
@@ -315,6 +347,38 @@ class OffersClient:
                 f"The request {what} to the Offers service at {self.base_url} failed: "
                 f"{type(error).__name__}: {_cause(error)}."
             ) from error
+
+    def _read_body(self, response: requests.Response, what: str) -> None:
+        """Read the body into `response.content`: at most OFFERS_MAX_ANSWER_BYTES, and within
+        the read timeout in all (requests' read timeout is per read, so a service sending a
+        byte at a time could otherwise hold a worker, and outlast its lease, for ever)."""
+        declared = response.headers.get("Content-Length", "")
+        too_large = OffersProtocolError(
+            f"The Offers service at {self.base_url} answered {what} with more than "
+            f"{self.max_answer_bytes} bytes (OFFERS_MAX_ANSWER_BYTES). Nothing from the answer "
+            "was used."
+        )
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            response.close()
+            raise too_large
+        deadline = time.monotonic() + self.read_timeout
+        body = bytearray()
+        # read1: what has arrived, in one read (each bounded by the read timeout), decoded.
+        while chunk := response.raw.read1(64 * 1024, decode_content=True):
+            body += chunk
+            if len(body) > self.max_answer_bytes:
+                response.close()  # not worth reading to the end to keep the connection
+                raise too_large
+            if time.monotonic() > deadline:
+                response.close()
+                raise OffersUnavailable(
+                    f"The Offers service at {self.base_url} took more than the read timeout "
+                    f"({self.read_timeout:g} s, OFFERS_READ_TIMEOUT) to send its answer to "
+                    f"{what}. It may be overloaded; the next attempt may succeed."
+                )
+        response.raw.release_conn()  # read to its end: the connection can serve the next call
+        # What requests would have stored itself without stream=True.
+        response._content = bytes(body)
 
     def _decode[T](self, response: requests.Response, what: str, parse: Callable[[object], T]) -> T:
         try:
@@ -357,12 +421,40 @@ class OffersClient:
 
         `dead` is a token a call just saw refused (401): it is replaced — unless another process
         has replaced it already — even though its stored expiry has not come.
+
+        During a stored lockout, OffersLockedOut at once, without asking the service: only one
+        call per LOCKOUT_PROBE_SECONDS, in all processes, asks again (the other token may have
+        ended before the latest time we assumed).
         """
-        return _read_stored_token().usable(dead=dead) or _obtain_token(
+        stored = _read_stored_token(self._binding)
+        usable = stored.usable(dead=dead)
+        if usable is not None:
+            return usable
+        locked_until = stored.locked_out_until
+        if locked_until is not None and not lease_claim(
+            name=LOCKOUT_PROBE_LEASE, seconds=LOCKOUT_PROBE_SECONDS
+        ):
+            raise self._locked_out(locked_until, detail="")
+        return _obtain_token(
+            binding=self._binding,
             dead=dead,
             lease_seconds=self.token_lease_seconds,
             base_url=self.base_url,
             request_token=lambda: self._request_token(dead=dead),
+            locked_out=lambda until: self._locked_out(until, detail=""),
+        )
+
+    def _locked_out(self, until: datetime, *, detail: str) -> OffersLockedOut:
+        until = until.astimezone(UTC)
+        said = f" (400: {detail})" if detail else ""
+        return OffersLockedOut(
+            f"The Offers service at {self.base_url} refuses a new access token because "
+            f"another one is still valid{said}, and no usable token is stored here. Something "
+            "else holds the current one (another deployment or a manual call with the same "
+            f"OFFERS_REFRESH_TOKEN), or OFFERS_TOKEN_TTL ({self.token_ttl:g} s) is shorter than "
+            "the service's token lifetime. No new token is asked for until "
+            f"{until:%H:%M:%S} UTC, when that token has expired at the latest.",
+            until=until,
         )
 
     def _request_token(self, *, dead: str | None) -> _TokenInUse:
@@ -378,7 +470,7 @@ class OffersClient:
         response = self._request(
             "POST", self._auth_url, what, headers={"Bearer": self._refresh_token}
         )
-        arrived = timezone.now()
+        arrived = database_now()
         auth_seconds = time.perf_counter() - started
         status = response.status_code
         if status == 201:
@@ -396,7 +488,9 @@ class OffersClient:
             if claimed is not None and claimed < lifetime:
                 lifetime = claimed
             expires_at = arrived + timedelta(seconds=lifetime)
-            _store_token(token=token, obtained_at=arrived, expires_at=expires_at)
+            _store_token(
+                binding=self._binding, token=token, obtained_at=arrived, expires_at=expires_at
+            )
             logger.info(
                 "Obtained Offers access token %s, valid until %s UTC",
                 _fingerprint(token),
@@ -405,20 +499,12 @@ class OffersClient:
             return _TokenInUse(token, arrived, expires_at, auth_seconds)
         if status == 400:
             # Another valid token exists. Another process may have stored it meanwhile.
-            stored = _read_stored_token().usable(dead=dead)
+            stored = _read_stored_token(self._binding).usable(dead=dead)
             if stored is not None:
                 return stored
-            until = (arrived + timedelta(seconds=self.token_ttl)).astimezone(UTC)
-            _store_lockout(until=until)
-            raise OffersLockedOut(
-                f"The Offers service at {self.base_url} refuses a new access token because "
-                f"another one is still valid (400: {error_detail(response)}), and no usable "
-                "token is stored here. Something else holds the current one (another deployment "
-                "or a manual call with the same OFFERS_REFRESH_TOKEN), or OFFERS_TOKEN_TTL "
-                f"({self.token_ttl:g} s) is shorter than the service's token lifetime. Calls are "
-                f"locked out until {until:%H:%M:%S} UTC at the latest, when that token expires.",
-                until=until,
-            )
+            until = arrived + timedelta(seconds=self.token_ttl)
+            _store_lockout(binding=self._binding, until=until)
+            raise self._locked_out(until, detail=error_detail(response))
         if status in (401, 422):
             raise OffersAuthenticationFailed(
                 f"The Offers service at {self.base_url} refused the refresh token "
@@ -448,6 +534,8 @@ _SETTINGS_USED = (
     "OFFERS_RETRIES",
     "OFFERS_RETRY_BACKOFF",
     "OFFERS_TOKEN_TTL",
+    "OFFERS_MAX_ANSWER_BYTES",
+    "OFFERS_MAX_OFFERS",
 )
 _client_lock = threading.Lock()
 _client: tuple[tuple[Any, ...], OffersClient] | None = None

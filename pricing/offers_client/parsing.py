@@ -74,15 +74,19 @@ def _count(value: object, where: str, maximum: int) -> int:
     return value
 
 
-def parse_offers(data: object) -> list[OfferData]:
+def parse_offers(data: object, *, max_offers: int | None = None) -> list[OfferData]:
     """The offers in a decoded 200 body, in the service's order.
 
-    Raises ValueError, saying what is wrong, unless `data` is a list of objects with a UUID `id`
-    (unique in the list) and non-negative integer `price` and `items_in_stock` (bool and 10.0 are
-    not integers); other keys are ignored.
+    Raises ValueError, saying what is wrong, unless `data` is a list of at most `max_offers`
+    objects with a UUID `id` (unique in the list) and non-negative integer `price` and
+    `items_in_stock` (bool and 10.0 are not integers); other keys are ignored.
     """
     if not isinstance(data, list):
         raise ShapeError(f"expected a JSON array of offers, got {type(data).__name__}")
+    if max_offers is not None and len(data) > max_offers:
+        raise ShapeError(
+            f"it lists {len(data)} offers, more than the {max_offers} we accept (OFFERS_MAX_OFFERS)"
+        )
     offers: list[OfferData] = []
     seen: set[uuid.UUID] = set()
     for index, item in enumerate(data):

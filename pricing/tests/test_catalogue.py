@@ -145,20 +145,25 @@ def test_the_sync_state_of_a_product_through_its_life(
     new = state()
     assert (new.state, new.first_sync_pending, new.can_sync) == (SyncState.REGISTERING, True, False)
     assert state(registration_state="registered").state is SyncState.AWAITING_FIRST_SYNC
-    failing = state(last_sync_error="503", last_sync_error_at=now, sync_failures=1)
-    assert (failing.state, failing.message, failing.first_sync_pending) == (
-        SyncState.FAILING,
-        "503",
-        False,
+    failing = state(
+        last_sync_error="The Offers service at http://10.0.0.5/api/v1 answered 503 (OFFERS_…)",
+        last_sync_error_at=now,
+        sync_failures=2,
     )
+    assert (failing.state, failing.first_sync_pending) == (SyncState.FAILING, False)
+    # The owner reads what it means for them; the error, with our address and settings, is
+    # for staff (the health page, the admin).
+    assert failing.message.startswith("The last 2 syncs could not get this product's offers")
+    assert "10.0.0.5" not in failing.message
     synced = state(last_synced_at=now, last_sync_error="", sync_failures=0)
     assert (synced.state, synced.can_sync, synced.last_attempt_at) == (SyncState.SYNCED, True, now)
     # Stale exactly past stale_after(): three sync intervals.
     assert stale_after() == timedelta(minutes=3)
     assert state(last_synced_at=now - stale_after()).state is SyncState.SYNCED
     assert state(last_synced_at=now - stale_after() - timedelta(seconds=1)).state is SyncState.STALE
-    failed = state(registration_state="failed", registration_error="422: bad id")
-    assert (failed.state, failed.message) == (SyncState.REGISTRATION_FAILED, "422: bad id")
+    failed = state(registration_state="failed", registration_error="http://10.0.0.5 said 422")
+    assert failed.state is SyncState.REGISTRATION_FAILED
+    assert "refused to register" in failed.message and "10.0.0.5" not in failed.message
     product_suspend(product=product, reason="Counterfeit")
     suspended = state()
     assert (suspended.state, suspended.message, suspended.can_sync) == (
@@ -180,11 +185,24 @@ def test_the_summary_counts_the_owners_products_offers_and_problems(
     failed = make_product("C")
     set_tracking(failed, registration_state="failed")
     make_product("Theirs", [(1, 1)], owner=other_user)
-    make_sync_run(finished_at=timezone.now(), products_total=4, products_synced=4)
+    theirs_failing = make_product("Theirs failing", [(1, 1)], owner=other_user)
+    make_sync_run(
+        started_at=timezone.now() - timedelta(seconds=30),
+        finished_at=timezone.now(),
+        products_total=5,
+        products_failed=2,
+    )
+    for product in (failing, theirs_failing):
+        set_tracking(
+            product, sync_failures=1, last_sync_error="503", last_sync_error_at=timezone.now()
+        )
     with django_assert_num_queries(3):
         summary = catalogue_summary(owner=user, now=timezone.now())
     assert (summary.products, summary.current_offers, summary.needing_attention) == (3, 3, 2)
-    assert summary.last_run.state is RunState.FINISHED
+    # The run as this owner sees it: their two registered products, one of them failed; not
+    # the run's site-wide 2 of 5.
+    run = summary.last_run
+    assert (run.state, run.products_total, run.products_failed) == (RunState.FINISHED, 2, 1)
 
 
 def test_a_run_is_stalled_exactly_when_its_lease_runs_out(make_product, settings):

@@ -117,7 +117,7 @@ def test_400_while_someone_else_holds_the_token_is_a_lockout_with_no_second_auth
     expected = timezone.now() + timedelta(seconds=300)
     assert abs((until - expected).total_seconds()) < 5
     message = str(raised.value)
-    assert f"locked out until {until.astimezone(UTC):%H:%M:%S} UTC" in message
+    assert f"No new token is asked for until {until.astimezone(UTC):%H:%M:%S} UTC" in message
     assert offers_simulator.base_url in message
     assert "another one is still valid" in message
     assert offers_simulator.stats()["auth"] == {"201": 1, "400": 1}

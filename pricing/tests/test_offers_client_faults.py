@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from pricing.models import OffersAccessToken
 from pricing.offers_client import (
     OffersClient,
     OffersLockedOut,
@@ -150,8 +151,11 @@ def test_connection_refused_is_unavailable_after_the_retries(db, make_client):
 
 
 def test_connection_refused_on_api_calls_is_retried(offers_simulator, make_client, product_id):
-    # The stored token is valid, so the offers call is the first request to the dead port.
+    # A valid token stored for the dead port's service, so the offers call is the first request.
     client = make_client(base_url=f"http://127.0.0.1:{free_port()}/api/v1", retries=2)
+    OffersAccessToken.objects.filter(pk=OffersAccessToken.SINGLETON_PK).update(
+        base_url=client.base_url
+    )
 
     with pytest.raises(OffersUnavailable, match=r"after 2 retries\): .*refused"):
         client.get_offers(product_id=product_id)

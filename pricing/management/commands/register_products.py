@@ -34,8 +34,8 @@ class Command(BaseCommand):
         for product in tqdm(
             products, unit="product", disable=verbosity == 0, file=self.stderr._out
         ):
-            if failed:
-                services.product_register_again(product=product)
+            # Now, as asked: a pending product waiting out its backoff starts over too.
+            services.product_register_again(product=product)
             outcome = services.product_register(product_id=product.pk)
             if outcome.registered:
                 registered += 1
