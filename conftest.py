@@ -25,14 +25,20 @@ def password():
     return "correct horse battery staple"
 
 
+# Users of the fixtures have confirmed their address (email verification is mandatory without
+# DEBUG): they sign in through the login page as any user does after the emailed link.
 @pytest.fixture
 def user(django_user_model, password):
-    return django_user_model.objects.create_user(email="alice@example.com", password=password)
+    return django_user_model.objects.create_user(
+        email="alice@example.com", password=password, email_verified=True
+    )
 
 
 @pytest.fixture
 def other_user(django_user_model, password):
-    return django_user_model.objects.create_user(email="bob@example.com", password=password)
+    return django_user_model.objects.create_user(
+        email="bob@example.com", password=password, email_verified=True
+    )
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@ on the user's page, with the acts on their products. The admin's own login is th
 """
 
 from django.contrib import admin, messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, Exists, OuterRef, Q
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.decorators import staff_required
 from accounts.forms import AdminUserChangeForm, AdminUserCreationForm
@@ -19,8 +23,27 @@ from accounts.services import user_deactivate, user_reactivate, user_sync_primar
 
 def _staff_only_admin(site: admin.AdminSite) -> None:
     """Signed-in users who are not staff get a 404 from every admin page, and visitors the
-    site's own login page (allauth's, rate-limited), never the admin's unguarded login form."""
-    site.login = staff_required(site.login)
+    site's own login page (allauth's, rate-limited), never the admin's unguarded login form.
+
+    Django's admin forms that check a password (login, password change) are not rate-limited,
+    so they never take one: staff signed in already are sent on, to the admin or to the site's
+    password page (allauth's, rate-limited). Otherwise a staff member could guess another
+    account's password through the admin's login form, and be signed in as that account.
+    """
+
+    def login(request, extra_context=None):
+        target = request.GET.get(REDIRECT_FIELD_NAME, "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("admin:index", current_app=site.name)
+        return redirect(target)
+
+    def password_change(request, extra_context=None):
+        return redirect("account_change_password")
+
+    site.login = staff_required(login)
+    site.password_change = password_change  # staff only through admin_view, below
     original_admin_view = site.admin_view
 
     def admin_view(view, cacheable=False):

@@ -2,27 +2,42 @@
 deactivation by staff and account deletion."""
 
 from allauth.account import app_settings as allauth_settings
+from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from allauth.usersessions.models import UserSession
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import User, normalize_email_address
 
 
+def user_signup_hides_accounts() -> bool:
+    """Whether signing up answers alike for an address that has an account (whose owner is
+    emailed instead): only with mandatory verification, when a new account cannot sign in
+    before confirming either. Otherwise signup tells, as allauth's page does."""
+    return allauth_settings.EMAIL_VERIFICATION == allauth_settings.EmailVerificationMethod.MANDATORY
+
+
 def user_signup(*, request: HttpRequest, email: str, password: str, full_name: str = "") -> User:
     """Create an account as the signup page would, for a program (the API).
 
-    The caller has validated the input (email free in any case, password through Django's
-    validators). The email-verification setting applies as it does in the browser: unless it is
-    "none", a confirmation email is sent, and with "mandatory" the account cannot get an API
-    token until the address is confirmed.
+    The caller has validated the input (password through Django's validators; the email free in
+    any case, unless user_signup_hides_accounts()). The email-verification setting applies as it
+    does in the browser: unless it is "none", a confirmation email is sent, and with "mandatory"
+    the account cannot get an API token until the address is confirmed. Then an address that
+    has an account gets an unsaved User, looking like a new one, and its owner an email saying
+    someone tried: the answer tells no one which addresses have accounts.
     """
+    email = normalize_email_address(email)
+    if user_signup_hides_accounts() and User.objects.filter(email__iexact=email).exists():
+        get_adapter(request).send_account_already_exists_mail(email)
+        return User(email=email, full_name=full_name.strip(), date_joined=timezone.now())
     with transaction.atomic():
         user = User.objects.create_user(
-            email=normalize_email_address(email), password=password, full_name=full_name.strip()
+            email=email, password=password, full_name=full_name.strip()
         )
     if allauth_settings.EMAIL_VERIFICATION != allauth_settings.EmailVerificationMethod.NONE:
         address = EmailAddress.objects.get(user=user, primary=True)
@@ -133,5 +148,11 @@ def user_reactivate(*, user: User) -> bool:
 
 
 def user_delete(*, user: User) -> None:
-    """Delete the account and everything it owns (products, their offers and history cascade)."""
-    user.delete()
+    """Delete the account and everything it owns (products, their offers and history cascade),
+    in one transaction: when it fails (DatabaseError), nothing is deleted."""
+    with transaction.atomic():
+        # Their products locked before the cascade collects their rows: a sync storing offers
+        # meanwhile either commits first (and its rows are deleted too) or finds them gone,
+        # instead of failing this delete at commit with rows that point at nothing.
+        list(user.products.select_for_update().values_list("pk", flat=True))
+        user.delete()

@@ -1,8 +1,11 @@
 """The profile page (with the user's API token) and account deletion."""
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,6 +19,8 @@ from accounts.services import (
     user_delete,
     user_update_profile,
 )
+
+logger = logging.getLogger(__name__)
 
 
 # The page shows the API token: no cache (shared or on disk) may keep a copy of it.
@@ -72,9 +77,19 @@ def _api_token_changed(request, message: str, *, level: int = messages.SUCCESS):
 def account_delete(request):
     form = AccountDeleteForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        user = request.user
-        logout(request)
-        user_delete(user=user)
-        messages.success(request, "Your account and everything in it have been deleted.")
-        return redirect("dashboard:landing")
+        try:
+            user_delete(user=request.user)
+        except DatabaseError:
+            # One transaction: nothing is gone, and the user is still signed in to try again.
+            logger.exception("Deleting the account of user %s failed", request.user.pk)
+            form.add_error(
+                None,
+                "Your account could not be deleted just now, and nothing was removed. "
+                "Please try again in a moment.",
+            )
+        else:
+            # Signed out only once the account is gone.
+            logout(request)
+            messages.success(request, "Your account and everything in it have been deleted.")
+            return redirect("dashboard:landing")
     return render(request, "accounts/account-delete.html", {"form": form})

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 from accounts.models import User, normalize_email_address
+from accounts.services import user_signup_hides_accounts
 from pricing.selectors import (
     Bucket,
     CurrentStatistics,
@@ -132,6 +133,8 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_email_verified(self, user: User) -> bool:
+        if user.pk is None:  # the stand-in of a signup with a taken address
+            return False
         return user.emailaddress_set.filter(email=user.email, verified=True).exists()
 
 
@@ -147,6 +150,11 @@ class UserCreateSerializer(StrictSerializer):
     full_name = TextField(max_length=150, required=False, allow_blank=True, default="")
 
     def validate_email(self, value: str) -> str:
+        if user_signup_hides_accounts():  # taken or not, the service answers alike
+            try:
+                return normalize_email_address(value)
+            except ValueError as error:
+                raise ValidationError(str(error), "invalid") from None
         return _free_email(value)
 
     def validate(self, attrs):
@@ -243,7 +251,8 @@ class StatisticsSerializer(serializers.Serializer):
 class SyncStatusSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=[state.value for state in SyncState])
     message = serializers.CharField(
-        help_text="The suspension reason, the registration or sync error; empty when none."
+        help_text="What explains the state: the suspension reason staff gave, or what a failed "
+        "registration or sync means for you; empty when none."
     )
     last_synced_at = TimeField(allow_null=True, help_text="The last successful sync.")
     last_attempt_at = TimeField(allow_null=True, help_text="The last sync, successful or not.")

@@ -129,8 +129,9 @@ class UserCreateView(ApiView):
         summary="Create an account",
         description="The same rules as the signup page: the password passes Django's "
         "validators, the email is unique in any case. Unless email verification is off, a "
-        "confirmation link is emailed; when it is mandatory, a token is given only once the "
-        "address is confirmed.",
+        "confirmation link is emailed; when it is mandatory (production), a token is given only "
+        "once the address is confirmed, and an address that has an account already gets the "
+        "same 201 (its owner is emailed instead): the answer tells no one who has an account.",
         responses={201: UserSerializer, 413: BODY_TOO_LARGE},
         examples=[
             OpenApiExample(

@@ -83,6 +83,25 @@ def signed_in_page(live_server, page, user, password):
 
 
 @pytest.fixture
+def confirm_email(live_server):
+    """confirm_email(page, address): open the confirmation link last emailed to `address` and
+    confirm, as a newcomer does after signing up (email verification is mandatory without
+    DEBUG). The live server runs in the test process, so its mail is in mail.outbox."""
+
+    def confirm(page, address: str) -> None:
+        from django.core import mail
+
+        sent = [message for message in mail.outbox if message.to == [address]]
+        assert sent, f"no email to {address}; outbox: {[m.to for m in mail.outbox]}"
+        link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", sent[-1].body)
+        assert link, sent[-1].body
+        page.goto(f"{live_server.url}{link.group(1)}")
+        page.get_by_role("button", name="Confirm").click()
+
+    return confirm
+
+
+@pytest.fixture
 def outside_requests(page, live_server):
     """Every request the page makes that does not go to the app itself (none should)."""
     outside: list[str] = []

@@ -1,12 +1,13 @@
-"""A newcomer's first minutes: sign up, log out, log back in, change the name."""
+"""A newcomer's first minutes: sign up, confirm the address, log out, log back in, change the
+name."""
 
 import re
 
 from playwright.sync_api import expect
 
 
-def test_sign_up_log_out_log_in_in_another_case_and_change_the_name(
-    live_server, page, page_errors, artifacts_dir
+def test_sign_up_confirm_log_out_log_in_in_another_case_and_change_the_name(
+    live_server, page, page_errors, artifacts_dir, confirm_email
 ):
     page.goto(live_server.url)
     page.get_by_role("link", name="Sign up free").click()
@@ -15,6 +16,9 @@ def test_sign_up_log_out_log_in_in_another_case_and_change_the_name(
     page.get_by_label("Password:", exact=True).fill("a-long-passphrase-1")
     page.get_by_label("Password (again):").fill("a-long-passphrase-1")
     page.get_by_role("button", name="Sign Up").click()
+    # Not in yet: the address is confirmed first, by the emailed link.
+    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    confirm_email(page, "newcomer@example.com")
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     expect(page.get_by_role("link", name="newcomer@example.com")).to_be_visible()
 

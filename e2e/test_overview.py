@@ -7,13 +7,16 @@ from playwright.sync_api import expect
 
 
 @pytest.fixture
-def signed_up(live_server, page):
-    """A new user signed up through the page, on their (empty) dashboard."""
+def signed_up(live_server, page, confirm_email):
+    """A new user signed up through the page (and the emailed link), on their (empty)
+    dashboard."""
     page.goto(f"{live_server.url}/accounts/signup/")
     page.get_by_label("Email:").fill("grace@example.com")
     page.get_by_label("Password:", exact=True).fill("a-long-passphrase-1")
     page.get_by_label("Password (again):").fill("a-long-passphrase-1")
     page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", name="Verify Your Email Address")).to_be_visible()
+    confirm_email(page, "grace@example.com")
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     return page
 

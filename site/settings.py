@@ -4,6 +4,7 @@ Every setting has a safe default for local use; production sets the variables li
 README. `make run` writes a git-ignored `.env` with development values; the tests need none.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -12,12 +13,37 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)
+# SQLite's test database: a file, so that the processes a test starts see it (DATABASES below).
+SQLITE_TEST_DATABASE = VAR_DIR / "test-db.sqlite3"
 
 env = environ.Env()
 
+
+def _started_by_the_tests() -> bool:
+    """pytest runs in this process, or a test started it on the test database (conftest.py:
+    `subprocess_env` names it in DATABASE_URL; pytest-django's names start with `test_`)."""
+    if "pytest" in sys.modules:
+        return True
+    url = env.str("DATABASE_URL", default="")
+    if not url:
+        return False
+    name = str(environ.Env.db_url_config(url).get("NAME") or "")
+    if url.startswith("sqlite:"):
+        return Path(name).resolve() == SQLITE_TEST_DATABASE.resolve()
+    return name.startswith("test_")
+
+
+# Test mode: an insecure default SECRET_KEY, MD5 password hashing, no rate limits, no HTTPS.
 # Set by the test run itself (pyproject.toml: pytest-env), and by tests for the processes they
-# start (a Huey consumer); never guessed.
+# start (a Huey consumer); anywhere else it is refused, so that it cannot weaken a deployment.
 TESTING = env.bool("DJANGO_TESTING", default=False)
+if TESTING and not _started_by_the_tests():
+    raise ImproperlyConfigured(
+        "DJANGO_TESTING is set, but this is not a test run: test mode turns off security "
+        "(an insecure SECRET_KEY, fast password hashing, no rate limits, no HTTPS redirect) and "
+        "is honoured only under pytest, or in a process the tests start on their test database "
+        "(DATABASE_URL naming a `test_` database, or var/test-db.sqlite3). Unset DJANGO_TESTING."
+    )
 
 if not TESTING:
     # The development .env written by `make run`; real environment variables win over it.
@@ -114,7 +140,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     # A file, not memory: a Huey consumer started by a test must see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(SQLITE_TEST_DATABASE)}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -182,13 +208,34 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PRESERVE_USERNAME_CASING = False
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Mandatory unless DEBUG: an account proves it owns its address before it signs in, and only
+# then can signup hide which addresses have accounts (the owner is emailed instead). Weakening
+# it with DEBUG off is allowed but never silent: accounts.W001 in every `check` and `migrate`.
+ACCOUNT_EMAIL_VERIFICATION = env.str(
+    "ACCOUNT_EMAIL_VERIFICATION", default="optional" if DEBUG else "mandatory"
+)
+if ACCOUNT_EMAIL_VERIFICATION not in {"none", "optional", "mandatory"}:
+    raise ImproperlyConfigured(
+        f"ACCOUNT_EMAIL_VERIFICATION={ACCOUNT_EMAIL_VERIFICATION!r}: use mandatory, optional "
+        "or none."
+    )
+# Following the link in the browser that signed up signs in (allauth does so only while the
+# signup is pending in that session, never for a link opened elsewhere).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# allauth's default, stated: signup and password reset answer alike whether an address has an
+# account or not.
+ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 if TESTING:
-    # allauth keeps its counters in the cache, where they leak from test to test; the one test
-    # of the limits turns them back on.
+    # allauth keeps its counters in the cache, where they leak from test to test; the tests of
+    # the limits turn them back on.
     ACCOUNT_RATE_LIMITS = False
+# Behind the TLS proxy, allauth's rate limits count per client address: the last hop the proxy
+# added to X-Forwarded-For, as for the API's throttles (NUM_PROXIES below). Without a proxy the
+# header is ignored, since a client could otherwise name any address; behind one, without
+# this, every visitor would share the proxy's address and its limits.
+ALLAUTH_TRUSTED_PROXY_COUNT = 1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0
 
 # --- Mail (Django 6.1 MAILERS) -----------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Product Aggregator <noreply@localhost>")

@@ -225,7 +225,9 @@ def test_visitors_are_sent_to_the_sites_login_page(client, url):
 
 
 def test_a_deactivated_staff_member_loses_the_admin(client, password):
-    moderator = User.objects.create_user(email="mod@example.com", password=password, is_staff=True)
+    moderator = User.objects.create_user(
+        email="mod@example.com", password=password, is_staff=True, email_verified=True
+    )
     browser = signed_in(moderator.email, password)
     assert browser.get("/admin/").status_code == 200
     user_deactivate(user=moderator)
@@ -244,6 +246,42 @@ def test_the_admins_login_is_rate_limited_like_the_sites(
     response = client.post(login, {"login": staff.email, "password": password})
     assert "Too many failed login attempts" in response.content.decode()
     assert client.get("/admin/").status_code == 302
+
+
+def test_signed_in_staff_cannot_guess_passwords_through_the_admins_login_form(
+    client, staff, password
+):
+    # Django's admin login form is not rate-limited, and would sign the guesser in as the
+    # account guessed: it takes no credentials at all.
+    moderator = User.objects.create_user(email="mod@example.com", password=password, is_staff=True)
+    client.force_login(moderator)
+    for guess in ["wrong-1", "wrong-2", "wrong-3", "wrong-4", "wrong-5", password]:
+        response = client.post("/admin/login/", {"username": staff.email, "password": guess})
+        assert response.status_code == 302
+        assert response["Location"] == reverse("admin:index")
+    assert int(client.session["_auth_user_id"]) == moderator.pk
+
+
+@pytest.mark.parametrize(
+    ("next_url", "expected"),
+    [("/admin/accounts/user/", "/admin/accounts/user/"), ("https://evil.example/", "/admin/")],
+)
+def test_staff_signed_in_already_are_sent_on_from_the_admins_login(
+    staff_client, next_url, expected
+):
+    response = staff_client.get("/admin/login/", {"next": next_url})
+    assert response.status_code == 302 and response["Location"] == expected
+
+
+def test_the_admins_password_change_is_the_sites_rate_limited_page(staff_client, staff, password):
+    response = staff_client.post(
+        "/admin/password_change/",
+        {"old_password": password, "new_password1": "n3w-secret!", "new_password2": "n3w-secret!"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_change_password")
+    staff.refresh_from_db()
+    assert staff.check_password(password)
 
 
 # --- The user's own sessions (the record that lets staff end them) ---------------------------

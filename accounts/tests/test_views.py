@@ -1,6 +1,9 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from django.urls import reverse
+
+from accounts.services import user_delete
 
 User = get_user_model()
 
@@ -48,6 +51,40 @@ def test_account_delete_removes_the_account_and_signs_out(user_client, user, pas
     assert response.status_code == 302
     assert not User.objects.filter(pk=user.pk).exists()
     assert user_client.get(reverse("dashboard:overview")).status_code == 302
+
+
+def test_a_failed_account_delete_keeps_everything_and_the_user_signed_in(
+    user_client, user, password, monkeypatch, caplog
+):
+    def fail(*, user):
+        # Forced: the real database does not fail on demand (a lock or statement timeout).
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr("accounts.views.user_delete", fail)
+
+    response = user_client.post(reverse("accounts:delete"), {"password": password})
+
+    assert response.status_code == 200
+    assert "could not be deleted" in response.content.decode()
+    assert User.objects.filter(pk=user.pk).exists()
+    assert user_client.get(reverse("dashboard:overview")).status_code == 200  # still signed in
+    assert "Deleting the account of user" in caplog.text
+
+
+def test_account_delete_is_all_or_nothing(user, make_product, monkeypatch):
+    product = make_product("Kettle")
+    user_pk, delete = user.pk, User.delete
+
+    def delete_then_fail(self, *args, **kwargs):
+        delete(self, *args, **kwargs)
+        raise OperationalError("the connection dropped")  # after the rows were deleted
+
+    monkeypatch.setattr(User, "delete", delete_then_fail)
+
+    with pytest.raises(OperationalError):
+        user_delete(user=user)
+    assert User.objects.filter(pk=user_pk).exists()
+    assert type(product).objects.filter(pk=product.pk).exists()
 
 
 def test_htmx_request_from_an_expired_session_is_redirected_to_login(client):

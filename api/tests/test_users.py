@@ -24,7 +24,22 @@ def test_signing_up_creates_the_account_and_never_returns_the_password(anon):
     assert user.emailaddress_set.get().primary  # allauth knows the address
 
 
-def test_a_duplicate_email_in_any_case_is_refused_on_email(anon, user):
+def test_a_taken_email_answers_as_a_new_signup_and_its_owner_is_told(anon, user, mailoutbox):
+    # Mandatory verification (DEBUG off): the answer must not tell who has an account.
+    taken = anon.post(USERS, {"email": user.email.upper(), "password": PASSWORD})
+    new = anon.post(USERS, {"email": "new@example.com", "password": PASSWORD})
+
+    assert taken.status_code == new.status_code == 201
+    assert set(taken.json()) == set(new.json())
+    assert taken.json()["email"] == user.email and taken.json()["email_verified"] is False
+    assert User.objects.filter(email__iexact=user.email).count() == 1
+    assert not User.objects.get(pk=user.pk).check_password(PASSWORD)  # nothing of theirs changed
+    to_owner = [m for m in mailoutbox if m.to == [user.email]]
+    assert len(to_owner) == 1 and "already" in to_owner[0].body.lower()
+
+
+def test_a_duplicate_email_is_refused_when_verification_is_optional(anon, user, settings):
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"  # development: signup tells, as allauth's
     response = anon.post(USERS, {"email": user.email.upper(), "password": PASSWORD})
     assert response.status_code == 400
     assert errors(response) == {"email": "unique"}
@@ -105,7 +120,7 @@ def test_me_shows_the_users_details(api, user):
         "full_name": "",
         "time_zone": "UTC",
         "date_joined": user.date_joined.isoformat(),
-        "email_verified": False,
+        "email_verified": True,  # the fixture's user has confirmed their address
     }
 
 

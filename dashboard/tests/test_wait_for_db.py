@@ -26,7 +26,15 @@ def wait_for_db(database_url: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "wait_for_db", "--interval", "0.3", *args],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_TESTING": "1", "DATABASE_URL": database_url},
+        # Not on the test database, so not in test mode (settings refuse it there): production
+        # settings with a throwaway key.
+        env={
+            **os.environ,
+            "DJANGO_TESTING": "0",
+            "ENV_FILE": os.devnull,
+            "SECRET_KEY": "wait-for-db-test",
+            "DATABASE_URL": database_url,
+        },
         capture_output=True,
         text=True,
         timeout=60,
