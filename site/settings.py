@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -295,6 +296,48 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Content Security Policy -------------------------------------------------------------------
+# Django's own CSP, enforced in every mode (DEBUG and tests too, so that a page needing more is
+# caught at once; Django's debug error pages send none). e2e/test_csp.py checks every page.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+)
+# `csp_nonce` in templates: the admin and {% htmx_script %} put it on their tags, and the
+# Swagger UI page (templates/drf_spectacular/) on its inline start-up script and style.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    # Our files and the response's nonce: no inline code, no eval (htmx's allowEval is off).
+    "script-src": [CSP.SELF, CSP.NONCE],
+    # Stylesheets from our origin, <style> elements with the nonce (Swagger UI's page, some
+    # admin pages), and two that plotly.js writes itself (no nonce can reach them; without the
+    # first, the chart's layers, mode bar and tooltips lose their layout):
+    # - the empty <style> to which it adds its rules through the CSSOM (CSP does not govern
+    #   the CSSOM): the hash of "" admits empty elements only;
+    # - MapLibre's stylesheet, which plotly.js 4.1.1 adds when it loads (we draw no maps; a new
+    #   plotly.js may change it, and e2e/test_csp.py then shows the new hash).
+    # No 'unsafe-inline': style attributes stay refused (static/js/charts.js keeps the plots'
+    # own out of htmx's history snapshots).
+    "style-src": [
+        CSP.SELF,
+        CSP.NONCE,
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+        "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+    ],
+    # data: for the SVG icons in Swagger UI's stylesheet; blob: for the chart's "Download plot
+    # as a PNG" (plotly.js draws the plot's SVG, as a blob, onto a canvas).
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
+# Where browsers report violations (a URL that accepts them), if anywhere.
+if CSP_REPORT_URI := env.str("CSP_REPORT_URI", default=""):
+    SECURE_CSP["report-uri"] = CSP_REPORT_URI
 
 # --- The Offers service ------------------------------------------------------------------------
 OFFERS_BASE_URL = env.str("OFFERS_BASE_URL", default="http://127.0.0.1:8001/api/v1")

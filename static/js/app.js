@@ -28,8 +28,10 @@
   function dialogOf(element) { return element && element.closest("dialog"); }
 
   document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.detail.target.id !== "dialog-body") return;
-    var dialog = dialogOf(event.detail.target);
+    // A history restore settles too, with no target.
+    var target = event.detail.target;
+    if (!target || target.id !== "dialog-body") return;
+    var dialog = dialogOf(target);
     if (dialog && !dialog.open) {
       dialog.showModal();
       var focus = dialog.querySelector("[autofocus]") || dialog.querySelector("input, textarea, button");
@@ -88,6 +90,30 @@
     } else {
       selectInstead();
     }
+  });
+
+  // htmx keeps a copy of the page's markup for the back button and parses it again on the way
+  // back, where the Content-Security-Policy refuses style attributes. Scripts style elements
+  // through the CSSOM, which the policy allows (plotly.js: each plot, the SVG it measures text
+  // in, its notes), and the copy would turn that into style attributes: leave such elements
+  // out. htmx copies the page right after this event and then swaps, all in one task; a
+  // microtask puts back what is still where it was, unless a new element of the same id was
+  // made meanwhile. Whatever drew them draws again on the restored page (charts.js: htmx:load).
+  function leaveOutOfSnapshot(element) {
+    var parent = element.parentNode;
+    var next = element.nextSibling;
+    parent.removeChild(element);
+    queueMicrotask(function () {
+      if (!parent.isConnected || element.parentNode) return;
+      if (element.id && document.getElementById(element.id)) return;
+      parent.insertBefore(element, next && next.parentNode === parent ? next : null);
+    });
+  }
+  document.addEventListener("htmx:beforeHistorySave", function (event) {
+    var root = event.detail.historyElt || document.body;
+    root.querySelectorAll("[style]").forEach(function (element) {
+      if (root.contains(element)) leaveOutOfSnapshot(element); // not in one already left out
+    });
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -8,6 +8,8 @@
   var CONFIG = {
     responsive: true,
     displaylogo: false,
+    // No "Share chart" button: it would send a user's prices to Plotly's cloud.
+    showSendToCloud: false,
     modeBarButtonsToRemove: ["lasso2d", "select2d"],
     toImageButtonOptions: { filename: "price-trend" }
   };
@@ -51,8 +53,8 @@
     if (window.matchMedia && window.matchMedia("(pointer: coarse)").matches) {
       layout.dragmode = false;
     }
-    // Not a live plot yet: clear any fallback text, or the stale copy of a plot's markup that
-    // htmx keeps in its history snapshots, before plotly adds its own.
+    // Not a live plot yet: clear any fallback text, or a plot's markup in an htmx history
+    // snapshot saved before app.js left plots out of them, before plotly adds its own.
     if (!element._fullLayout) element.replaceChildren();
     try {
       Promise.resolve(Plotly.react(element, figure.data, layout, CONFIG)).catch(function (error) {
