@@ -36,9 +36,7 @@ def user_signup(*, request: HttpRequest, email: str, password: str, full_name: s
         get_adapter(request).send_account_already_exists_mail(email)
         return User(email=email, full_name=full_name.strip(), date_joined=timezone.now())
     with transaction.atomic():
-        user = User.objects.create_user(
-            email=email, password=password, full_name=full_name.strip()
-        )
+        user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
     if allauth_settings.EMAIL_VERIFICATION != allauth_settings.EmailVerificationMethod.NONE:
         address = EmailAddress.objects.get(user=user, primary=True)
         address.send_confirmation(request, signup=True)
