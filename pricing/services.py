@@ -261,9 +261,12 @@ def _sync_leased(product_id: uuid.UUID, held: HeldLease) -> SyncOutcome:
         # The lease is given back in the store's transaction: a commit less per sync (each commit
         # waits for the disk on PostgreSQL), and the offers and the release land together.
         with transaction.atomic():
+            # The database's clock turned back to when the answer arrived: the time since then
+            # is read before the query, whose statement starts after it, so the stamp is never
+            # earlier than the arrival, however long the query waits for the database.
+            since_arrival = timedelta(seconds=time.monotonic() - arrived)
             now = held.held_now()
-            # The database's clock, turned back to when the answer arrived.
-            at = None if now is None else now - timedelta(seconds=time.monotonic() - arrived)
+            at = None if now is None else now - since_arrival
             if at is None:
                 # Our lease ran out during a slow call and another sync has taken the product:
                 # its answer is newer than ours, or will be. Storing ours could put old prices
