@@ -6,11 +6,16 @@ up a deployment. What it guarantees:
 - **One access token for every process.** The service refuses a new token (400) while another is
   valid, so the token lives in the single `OffersAccessToken` row with its expiry (counted from
   when the 201 arrived) and is used until it expires or a call answers 401. Only the process that
-  wins the `offers-access-token` lease asks for a new one; the others wait for it. No HTTP call is
-  made inside a database transaction, so call these methods outside `transaction.atomic()`.
-- **Bounded waits.** Every request has a connect and a read timeout. Connection errors and
-  502/503/504 are retried with backoff by urllib3's `Retry` on register and offers (a repeated
-  register answers 409, which is success); `/auth` and other 4xx are never retried.
+  wins the `offers-access-token` lease asks for a new one; the others wait for it. The row is
+  bound to the base URL and a fingerprint of the refresh token (another service, or a rotated
+  refresh token, never uses it); after a refused refresh (400) the lockout is stored and calls
+  fail at once until it ends, but for one probe every 30 s. No HTTP call is made inside a
+  database transaction, so call these methods outside `transaction.atomic()`.
+- **Bounded waits and answers.** Every request has a connect timeout and a read timeout that
+  bounds the whole body; `worst_case_seconds()` is the longest an operation can take. At most
+  OFFERS_MAX_ANSWER_BYTES of a body are read and OFFERS_MAX_OFFERS offers accepted. Connection
+  errors and 502/503/504 are retried with backoff by urllib3's `Retry` on register and offers
+  (a repeated register answers 409, which is success); `/auth` and other 4xx are never retried.
 - **Typed errors only.** Every failure is an `OffersError` subclass whose message says which URL
   and what to check; no `requests`/urllib3 exception escapes.
 - **Validated answers.** Nothing from an answer is used unless it has the documented shape.
