@@ -255,7 +255,8 @@ def _sync_leased(product_id: uuid.UUID, held: HeldLease) -> SyncOutcome:
             error="The Offers service no longer knew the product; it is being registered again.",
         )
     except OffersError as error:
-        return _sync_failed(product, str(error))
+        logger.warning("Sync of product %s failed: %s", product.pk, error)
+        return _sync_failed(product.pk, str(error))
     arrived = time.monotonic()
     try:
         # The lease is given back in the store's transaction: a commit less per sync (each commit
@@ -300,9 +301,9 @@ def _still_syncable(product_id: uuid.UUID) -> bool:
     )
 
 
-def _sync_failed(product: Product, message: str) -> SyncOutcome:
-    logger.warning("Sync of product %s failed: %s", product.pk, message)
-    ProductTracking.objects.filter(pk=product.pk).update(
+def _sync_failed(product_id: uuid.UUID, message: str) -> SyncOutcome:
+    """Count a failed sync on the product, with its error (for staff)."""
+    ProductTracking.objects.filter(pk=product_id).update(
         last_sync_error=message,
         last_sync_error_at=Now(),
         sync_failures=F("sync_failures") + 1,
@@ -315,14 +316,10 @@ def _sync_broke(product_id: uuid.UUID, error: Exception) -> SyncOutcome:
     outcome for it in any case."""
     message = f"Internal error during the sync ({type(error).__name__}); it is retried next run."
     try:
-        ProductTracking.objects.filter(pk=product_id).update(
-            last_sync_error=message,
-            last_sync_error_at=Now(),
-            sync_failures=F("sync_failures") + 1,
-        )
+        return _sync_failed(product_id, message)
     except Exception:
         logger.exception("Could not record the failure of product %s", product_id)
-    return SyncOutcome(SyncResult.FAILED, error=message)
+        return SyncOutcome(SyncResult.FAILED, error=message)
 
 
 def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime) -> int:
