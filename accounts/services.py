@@ -151,6 +151,7 @@ def user_delete(*, user: User) -> None:
     with transaction.atomic():
         # Their products locked before the cascade collects their rows: a sync storing offers
         # meanwhile either commits first (and its rows are deleted too) or finds them gone,
-        # instead of failing this delete at commit with rows that point at nothing.
-        list(user.products.select_for_update().values_list("pk", flat=True))
+        # instead of failing this delete at commit with rows that point at nothing. In the order
+        # of their ids, as a sync batch locks them: the two wait for each other, never deadlock.
+        list(user.products.order_by("pk").select_for_update().values_list("pk", flat=True))
         user.delete()

@@ -18,11 +18,15 @@ class RegistrationState(models.TextChoices):
     FAILED = "failed", "Registration failed"
 
 
+# Of products neither suspended by staff nor owned by a deactivated user (as
+# Product.objects.active()): the sync and the registrations skip the rest.
+TRACKING_ACTIVE = Q(product__is_suspended=False, product__owner__is_active=True)
+
+
 class ProductTrackingQuerySet(models.QuerySet):
     def active(self) -> "ProductTrackingQuerySet":
-        """Of products neither suspended by staff nor owned by a deactivated user (as
-        Product.objects.active()): the sync and the registrations skip the rest."""
-        return self.filter(product__is_suspended=False, product__owner__is_active=True)
+        """Of active products (TRACKING_ACTIVE)."""
+        return self.filter(TRACKING_ACTIVE)
 
     def registered(self) -> "ProductTrackingQuerySet":
         return self.filter(registration_state=RegistrationState.REGISTERED)
@@ -61,6 +65,11 @@ class ProductTracking(models.Model):
     sync_failures = models.PositiveIntegerField(
         default=0, help_text="Consecutive failed syncs; 0 after a success."
     )
+    # The product's sync lease (pricing.sync): a batch claims many products in one statement,
+    # renews them while its calls are in flight and releases them with its store. Expired, the
+    # product is free again (its holder died); only the holder's token may store an answer.
+    sync_lease_holder = models.CharField(max_length=32, blank=True, editable=False)
+    sync_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ProductTrackingQuerySet.as_manager()
 
@@ -158,7 +167,7 @@ class ProductSnapshot(models.Model):
 
 
 class SyncRun(models.Model):
-    """One periodic run: which products it enqueued and how their syncs went."""
+    """One periodic run: how many products it enqueued (in batches) and how their syncs went."""
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -166,7 +175,8 @@ class SyncRun(models.Model):
     products_synced = models.PositiveIntegerField(default=0)
     products_failed = models.PositiveIntegerField(default=0)
     products_skipped = models.PositiveIntegerField(
-        default=0, help_text="Already being synced (Sync now) when the run reached them."
+        default=0,
+        help_text="Already being synced (Sync now), suspended or deleted when reached.",
     )
     # {"<product id>": "<message>"} for the products whose sync failed in this run.
     errors = models.JSONField(default=dict, blank=True)
@@ -174,6 +184,9 @@ class SyncRun(models.Model):
     # lease expires: a run unfinished by then is stalled (a worker died), and the next may start.
     lease_holder = models.CharField(max_length=64, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(editable=False)
+    # False while the scheduler is still enqueueing the run's batches (products_total grows):
+    # the run cannot finish before it knows how many products it has.
+    is_planned = models.BooleanField(default=True, editable=False)
 
     class Meta:
         ordering = ["-started_at"]
@@ -186,6 +199,11 @@ class SyncRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.finished_at is not None
+
+    @property
+    def products_done(self) -> int:
+        """Products with an outcome so far."""
+        return self.products_synced + self.products_failed + self.products_skipped
 
     def is_stalled(self, *, now: datetime) -> bool:
         """Unfinished when its lease ran out: whatever ran it is gone, and its products are

@@ -1,58 +1,70 @@
-"""Writes of the Offers side: registration, the sync of a product's offers, requests from people
-("Sync now", "Register again"), sync runs and the scheduler's heartbeat. With pricing.selectors,
-the interfaces' way into pricing.
+"""Writes of the Offers side: registration, requests from people ("Sync now", "Register
+again"), the scheduler's heartbeat, and the sync pipeline's entry points (pricing.sync, where
+batches and runs are). With pricing.selectors, the interfaces' way into pricing.
 
-Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; each product's
-writes are one transaction; a failed or malformed fetch changes nothing but the product's error
-fields (in its ProductTracking row); leases (pricing.leases) keep one product from being synced
-twice at once and runs from overlapping, and they expire, so a killed worker cannot stop
-syncing for good. Product ids are uuid.UUID from the task boundary inward.
+Rules (DESIGN §3, §5): every HTTP call happens outside a database transaction; a failed or
+malformed fetch changes nothing but the product's error fields (in its ProductTracking row);
+leases keep one product from being synced or registered twice at once, and they expire, so a
+killed worker cannot stop syncing for good. Product ids are uuid.UUID from the task boundary
+inward.
 """
 
 import enum
 import logging
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from pricing.leases import HeldLease, lease, lease_claim, lease_release
-from pricing.models import (
-    Heartbeat,
-    Offer,
-    OfferObservation,
-    ProductSnapshot,
-    ProductTracking,
-    RegistrationState,
-    SyncRun,
-)
-from pricing.offers_client import (
-    OfferData,
-    OffersError,
-    OffersRejected,
-    ProductNotRegistered,
-    get_offers_client,
-)
-from pricing.statistics import offer_statistics
+from pricing.leases import lease, lease_claim
+from pricing.models import Heartbeat, ProductTracking, RegistrationState
+from pricing.offers_client import OffersError, OffersRejected, get_offers_client
 from pricing.status import SyncState, sync_status
+
+# The sync pipeline's entry points, for the tasks, the commands and the tests.
+from pricing.sync import (
+    SYNC_RUN_LEASE,
+    SyncOutcome,
+    SyncResult,
+    offers_store,
+    offers_store_many,
+    offers_sync,
+    offers_sync_batch,
+    sync_run_due,
+    sync_run_enqueue,
+    sync_run_lease_seconds,
+    sync_run_record,
+    sync_run_start,
+)
 from pricing.times import database_now
 from products.models import Product
+
+__all__ = [
+    "SYNC_RUN_LEASE",
+    "SyncOutcome",
+    "SyncResult",
+    "offers_store",
+    "offers_store_many",
+    "offers_sync",
+    "offers_sync_batch",
+    "sync_run_due",
+    "sync_run_enqueue",
+    "sync_run_lease_seconds",
+    "sync_run_record",
+    "sync_run_start",
+]
 
 logger = logging.getLogger(__name__)
 
 REGISTRATION_MAX_ATTEMPTS = 8
 REGISTRATION_BACKOFF_BASE = 5.0  # seconds; doubles with each failed attempt
 REGISTRATION_BACKOFF_MAX = 600.0
-SYNC_RUN_LEASE = "offers-sync-run"
 
 
 # A pending registration whose retry is this late has lost its task (a worker killed, a queue
@@ -61,11 +73,6 @@ REGISTRATION_LOST_AFTER = 30.0
 
 
 def _registration_lease_seconds() -> float:
-    return get_offers_client().worst_case_seconds() + 10
-
-
-def _product_lease_seconds() -> float:
-    # The store is fenced (HeldLease.held_now), so a lease that runs out only costs the answer.
     return get_offers_client().worst_case_seconds() + 10
 
 
@@ -188,210 +195,6 @@ def products_due_for_registration() -> list[uuid.UUID]:
     )
 
 
-# --- Sync of one product -------------------------------------------------------------------------
-
-
-class SyncResult(enum.StrEnum):
-    """How one sync of one product ended (not the product's state: pricing.status has that)."""
-
-    SYNCED = "synced"
-    FAILED = "failed"
-    SKIPPED = "skipped"  # suspended, not registered, or already being synced
-    # The service forgot the product (404): it is pending again, and its registration (which
-    # syncs on success) is the caller's next step, outside this sync's lease.
-    NEEDS_REGISTRATION = "needs_registration"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOutcome:
-    result: SyncResult
-    error: str = ""
-    offers: int = 0
-    observations: int = 0
-
-
-def offers_sync(*, product_id: uuid.UUID, run_id: int | None = None) -> SyncOutcome:
-    """Fetch the product's offers and store them (DESIGN §3).
-
-    The HTTP call comes first; then one transaction upserts offers by the service's id, marks
-    offers missing from the answer as no longer current (their rows and history stay), writes an
-    observation for each new or changed offer and one snapshot, stamped with the time the answer
-    arrived. A failure changes nothing but the product's sync error fields. A 404 sends the
-    product back to `pending` and ends with NEEDS_REGISTRATION. Records the outcome in the run
-    `run_id` when given, whatever happened: an unexpected error (a bug, the database failing)
-    is a FAILED outcome, never an exception that would leave the run unfinished.
-    """
-    try:
-        with lease(f"offers-sync:{product_id}", seconds=_product_lease_seconds()) as held:
-            if held:
-                outcome = _sync_leased(product_id, held)
-            else:
-                outcome = SyncOutcome(SyncResult.SKIPPED, error="already being synced")
-    except Exception as error:
-        logger.exception("Sync of product %s failed unexpectedly", product_id)
-        outcome = _sync_broke(product_id, error)
-    if run_id is not None:
-        sync_run_record(run_id=run_id, product_id=product_id, outcome=outcome)
-    return outcome
-
-
-def _sync_leased(product_id: uuid.UUID, held: HeldLease) -> SyncOutcome:
-    tracking = _active_tracking_of(product_id)
-    if tracking is None or not tracking.is_registered:
-        return SyncOutcome(SyncResult.SKIPPED, error="not an active registered product")
-    product = tracking.product
-    try:
-        offers = get_offers_client().get_offers(product_id=product.pk)
-    except ProductNotRegistered:
-        # The service lost the registration (it can): pending again, registered by the caller.
-        logger.warning("Offers service forgot product %s; it needs registering again", product.pk)
-        ProductTracking.objects.filter(pk=product.pk).update(
-            registration_state=RegistrationState.PENDING,
-            registered_at=None,
-            registration_next_attempt_at=None,
-        )
-        return SyncOutcome(
-            SyncResult.NEEDS_REGISTRATION,
-            error="The Offers service no longer knew the product; it is being registered again.",
-        )
-    except OffersError as error:
-        logger.warning("Sync of product %s failed: %s", product.pk, error)
-        return _sync_failed(product.pk, str(error))
-    arrived = time.monotonic()
-    try:
-        # The lease is given back in the store's transaction: a commit less per sync (each commit
-        # waits for the disk on PostgreSQL), and the offers and the release land together.
-        with transaction.atomic():
-            # The database's clock turned back to when the answer arrived: the time since then
-            # is read before the query, whose statement starts after it, so the stamp is never
-            # earlier than the arrival, however long the query waits for the database.
-            since_arrival = timedelta(seconds=time.monotonic() - arrived)
-            now = held.held_now()
-            at = None if now is None else now - since_arrival
-            if at is None:
-                # Our lease ran out during a slow call and another sync has taken the product:
-                # its answer is newer than ours, or will be. Storing ours could put old prices
-                # last in the history.
-                return SyncOutcome(SyncResult.SKIPPED, error="lease lost during the call")
-            if not _still_syncable(product_id):
-                return SyncOutcome(
-                    SyncResult.SKIPPED, error="suspended, deactivated or deleted during the sync"
-                )
-            observations = offers_store(product=product, offers=offers, at=at)
-            held.release()
-    except IntegrityError:
-        # Deleted (or its owner) between the check and the commit: the rows we wrote point at
-        # nothing. Anything else is a real failure for offers_sync to report.
-        if Product.objects.filter(pk=product_id).exists():
-            raise
-        return SyncOutcome(SyncResult.SKIPPED, error="deleted during the sync")
-    return SyncOutcome(SyncResult.SYNCED, offers=len(offers), observations=observations)
-
-
-def _still_syncable(product_id: uuid.UUID) -> bool:
-    """In the store's transaction: the product is still active and registered; its tracking
-    row stays locked until the commit (PostgreSQL), so a suspension or "Register again" waits
-    for the store instead of crossing it."""
-    return (
-        ProductTracking.objects.active()
-        .registered()
-        .select_for_update(of=("self",))
-        .filter(pk=product_id)
-        .exists()
-    )
-
-
-def _sync_failed(product_id: uuid.UUID, message: str) -> SyncOutcome:
-    """Count a failed sync on the product, with its error (for staff)."""
-    ProductTracking.objects.filter(pk=product_id).update(
-        last_sync_error=message,
-        last_sync_error_at=Now(),
-        sync_failures=F("sync_failures") + 1,
-    )
-    return SyncOutcome(SyncResult.FAILED, error=message)
-
-
-def _sync_broke(product_id: uuid.UUID, error: Exception) -> SyncOutcome:
-    """An unexpected error: recorded on the product if the database lets us, and as the run's
-    outcome for it in any case."""
-    message = f"Internal error during the sync ({type(error).__name__}); it is retried next run."
-    try:
-        return _sync_failed(product_id, message)
-    except Exception:
-        logger.exception("Could not record the failure of product %s", product_id)
-        return SyncOutcome(SyncResult.FAILED, error=message)
-
-
-def offers_store(*, product: Product, offers: Sequence[OfferData], at: datetime) -> int:
-    """Make `offers` (a whole, validated answer) the product's current offers, in one
-    transaction and a constant number of queries. Returns the number of observations written."""
-    answered = {offer.id: offer for offer in offers}
-    # No savepoint when nested (offers_sync): a failure here fails the caller's transaction too.
-    with transaction.atomic(savepoint=False):
-        # Only the rows this answer can touch: the current ones and any returning ids.
-        known = {
-            offer.offer_id: offer
-            for offer in Offer.objects.filter(product=product).filter(
-                Q(is_current=True) | Q(offer_id__in=list(answered))
-            )
-        }
-        new, changed, seen_unchanged, observations = [], [], [], []
-        for offer_id, data in answered.items():
-            row = known.get(offer_id)
-            if row is None:
-                row = Offer(
-                    product=product,
-                    offer_id=offer_id,
-                    price=data.price,
-                    items_in_stock=data.items_in_stock,
-                    is_current=True,
-                    first_seen_at=at,
-                    last_seen_at=at,
-                )
-                new.append(row)
-            elif not row.is_current or (row.price, row.items_in_stock) != (
-                data.price,
-                data.items_in_stock,
-            ):
-                # Changed, or back after selling out: the observation also marks the return,
-                # so the history shows the gap instead of carrying a price through it.
-                row.price, row.items_in_stock = data.price, data.items_in_stock
-                row.is_current, row.last_seen_at = True, at
-                changed.append(row)
-            else:
-                seen_unchanged.append(row.pk)
-                continue
-            observations.append(
-                OfferObservation(
-                    offer=row,
-                    product=product,
-                    observed_at=at,
-                    price=data.price,
-                    items_in_stock=data.items_in_stock,
-                )
-            )
-        Offer.objects.bulk_create(new)
-        Offer.objects.bulk_update(
-            changed, ["price", "items_in_stock", "is_current", "last_seen_at"]
-        )
-        if seen_unchanged:
-            Offer.objects.filter(pk__in=seen_unchanged).update(last_seen_at=at)
-        vanished = [
-            row.pk for offer_id, row in known.items() if row.is_current and offer_id not in answered
-        ]
-        if vanished:
-            # Sold out: out of the current list; the row and its history stay.
-            Offer.objects.filter(pk__in=vanished).update(is_current=False)
-        OfferObservation.objects.bulk_create(observations)
-        stats = offer_statistics((o.price, o.items_in_stock) for o in offers)
-        # The snapshot's columns are the statistics' fields, one for one.
-        ProductSnapshot.objects.create(product=product, taken_at=at, **asdict(stats))
-        ProductTracking.objects.filter(pk=product.pk).update(
-            last_synced_at=at, last_sync_error="", last_sync_error_at=None, sync_failures=0
-        )
-    return len(observations)
-
-
 # --- Requests from people: "Sync now" and "Register again" -------------------------------------
 # Both are rate-limited per product, whoever asks (the page, the API, staff), and per user over
 # all their products (staff's admin actions aside): the Offers service is not ours to hammer.
@@ -509,98 +312,6 @@ def product_registration_request(*, product: Product, requested_by=None) -> Regi
     product_register_again(product=product)
     register_product_task(product.pk)
     return RegistrationRequest(RegistrationRequestOutcome.QUEUED, requested_at, cooldown)
-
-
-# --- Sync runs -----------------------------------------------------------------------------------
-
-
-def sync_run_lease_seconds() -> float:
-    """How long a run may hold the run lease: several intervals, then a dead run is forgotten."""
-    return max(5 * settings.OFFERS_SYNC_INTERVAL, 2 * _product_lease_seconds())
-
-
-@dataclass(frozen=True, slots=True)
-class SyncRunPlan:
-    run: SyncRun
-    product_ids: list[uuid.UUID]
-
-
-def sync_run_start(*, product_ids: Sequence[uuid.UUID] | None = None) -> SyncRunPlan | None:
-    """Open a run over the active registered products (or `product_ids` among them).
-
-    Returns None when another run still holds the run lease (runs never overlap). The run holds
-    the lease until its last product is recorded (sync_run_record), or until it expires.
-    """
-    seconds = sync_run_lease_seconds()
-    holder = lease_claim(name=SYNC_RUN_LEASE, seconds=seconds)
-    if holder is None:
-        return None
-    started_at = database_now()
-    tracked = ProductTracking.objects.active().registered()
-    if product_ids is not None:
-        tracked = tracked.filter(pk__in=product_ids)
-    ids = list(tracked.order_by("pk").values_list("pk", flat=True))
-    run = SyncRun.objects.create(
-        started_at=started_at,
-        products_total=len(ids),
-        lease_holder=holder,
-        # At least the lease's own expiry (claimed just before): stalled means it has run out.
-        lease_expires_at=started_at + timedelta(seconds=seconds),
-    )
-    if not ids:
-        _sync_run_finish(run.pk)
-    return SyncRunPlan(run=run, product_ids=ids)
-
-
-# A locked SQLite database or a dropped connection must not lose an outcome: the run would never
-# finish, and its lease would hold off every run until it expired.
-@retry(
-    retry=retry_if_exception_type(OperationalError),
-    stop=stop_after_attempt(5),
-    wait=wait_exponential(multiplier=0.2, max=3),
-    reraise=True,
-)
-def sync_run_record(*, run_id: int, product_id: uuid.UUID, outcome: SyncOutcome) -> None:
-    """Count one product's outcome into its run; the last one finishes the run. A product that
-    needs registering again counts as failed: this run got no offers for it."""
-    counter = {
-        SyncResult.SYNCED: "products_synced",
-        SyncResult.FAILED: "products_failed",
-        SyncResult.NEEDS_REGISTRATION: "products_failed",
-        SyncResult.SKIPPED: "products_skipped",
-    }[outcome.result]
-    with transaction.atomic():
-        # Row lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers anyway.
-        run = SyncRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return
-        setattr(run, counter, getattr(run, counter) + 1)
-        fields = [counter]
-        if counter == "products_failed":
-            run.errors = {**run.errors, str(product_id): outcome.error}
-            fields.append("errors")
-        run.save(update_fields=fields)
-        done = run.products_synced + run.products_failed + run.products_skipped
-    if done >= run.products_total:
-        _sync_run_finish(run_id)
-
-
-def _sync_run_finish(run_id: int) -> None:
-    run = SyncRun.objects.get(pk=run_id)
-    if SyncRun.objects.filter(pk=run_id, finished_at__isnull=True).update(finished_at=Now()):
-        lease_release(name=SYNC_RUN_LEASE, holder=run.lease_holder)
-
-
-def sync_run_due(*, interval: float) -> bool:
-    """For intervals of a minute or more: has `interval` passed since the last run started?
-
-    A few seconds of slack, so that a run due at 120 s is not pushed to the next minute because
-    the scheduler fired a moment early.
-    """
-    # The database's clock, and a run stamped in its future (before the clock was set back) does
-    # not count: otherwise no run would be due until the clock caught up.
-    recent = Now() - timedelta(seconds=interval - 5)
-    return not SyncRun.objects.filter(started_at__gt=recent, started_at__lte=Now()).exists()
 
 
 # --- Scheduler heartbeat -------------------------------------------------------------------------

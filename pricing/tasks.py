@@ -33,28 +33,35 @@ def register_product_task(product_id: uuid.UUID | str) -> None:
 
 
 @db_task()
+def sync_batch_task(product_ids: list[uuid.UUID | str], run_id: int | None = None) -> None:
+    """Sync a batch (pricing.sync); the products the service forgot are registered again
+    (which syncs each on success)."""
+    outcomes = services.offers_sync_batch(
+        product_ids=[uuid.UUID(str(product_id)) for product_id in product_ids], run_id=run_id
+    )
+    for product_id, outcome in outcomes.items():
+        if outcome.result is services.SyncResult.NEEDS_REGISTRATION:
+            register_product_task(product_id)
+
+
+@db_task()
 def sync_product_task(product_id: uuid.UUID | str, run_id: int | None = None) -> None:
-    """Sync; a product the service forgot is registered again (which syncs it on success)."""
-    product_id = uuid.UUID(str(product_id))
-    outcome = services.offers_sync(product_id=product_id, run_id=run_id)
-    if outcome.result is services.SyncResult.NEEDS_REGISTRATION:
-        register_product_task(product_id)
+    """Sync one product now ("Sync now", a new product's first sync): a batch of one."""
+    sync_batch_task.call_local([product_id], run_id)
 
 
 @db_task()
 def sync_run_task() -> None:
-    """One run: a sync task per active registered product, and the registrations whose own
-    retry task was lost (services.products_due_for_registration).
+    """One run: a sync task per batch of active registered products, and the registrations
+    whose own retry task was lost (services.products_due_for_registration).
 
-    One task per product, so more consumers sync more products in parallel and one product's
-    failure stays its own.
+    A task per batch, so more consumers sync more batches in parallel.
     """
-    plan = services.sync_run_start()
-    if plan is None:
+    run = services.sync_run_start()
+    if run is None:
         logger.info("Previous sync run still in progress; skipping this one")
     else:
-        for product_id in plan.product_ids:
-            sync_product_task(product_id, plan.run.pk)
+        services.sync_run_enqueue(run=run, enqueue=lambda batch: sync_batch_task(batch, run.pk))
     # Products registered now are synced by their registration task, not by this run.
     for product_id in services.products_due_for_registration():
         register_product_task(product_id)

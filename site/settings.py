@@ -351,6 +351,10 @@ OFFERS_TOKEN_TTL = env.float("OFFERS_TOKEN_TTL", default=300.0)
 # Limits on one answer of the service: bigger ones are refused, as malformed ones are.
 OFFERS_MAX_ANSWER_BYTES = env.int("OFFERS_MAX_ANSWER_BYTES", default=1024 * 1024)
 OFFERS_MAX_OFFERS = env.int("OFFERS_MAX_OFFERS", default=1000)
+# The periodic sync works in batches (pricing.sync): a task per OFFERS_SYNC_BATCH_SIZE products,
+# whose answers are stored in one transaction, fetched OFFERS_SYNC_CONCURRENCY at a time.
+OFFERS_SYNC_BATCH_SIZE = env.int("OFFERS_SYNC_BATCH_SIZE", default=100)
+OFFERS_SYNC_CONCURRENCY = env.int("OFFERS_SYNC_CONCURRENCY", default=16)
 PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="CZK")
 
 # --- API ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The client of the external Offers service (DESIGN §4; OpenAPI: offers_simulator/openapi.json).
 
-Two operations — register a product, get a product's offers — plus `check()` for people setting
-up a deployment. What it guarantees:
+Two operations — register a product, get a product's offers (or many products' at once,
+concurrently: `get_offers_many`) — plus `check()` for people setting up a deployment. What it
+guarantees:
 
 - **One access token for every process.** The service refuses a new token (400) while another is
   valid, so the token lives in the single `OffersAccessToken` row with its expiry (counted from
@@ -27,7 +28,12 @@ lease), `parsing` (validation of answers and error bodies), `stats` (counters) a
 Import from the package itself; the modules' underscored names are not for use outside it.
 """
 
-from pricing.offers_client.client import OffersCheckResult, OffersClient, get_offers_client
+from pricing.offers_client.client import (
+    OffersAnswer,
+    OffersCheckResult,
+    OffersClient,
+    get_offers_client,
+)
 from pricing.offers_client.errors import (
     OffersAuthenticationFailed,
     OffersError,
@@ -42,6 +48,7 @@ from pricing.offers_client.stats import OffersClientStats
 
 __all__ = [
     "OfferData",
+    "OffersAnswer",
     "OffersAuthenticationFailed",
     "OffersCheckResult",
     "OffersClient",

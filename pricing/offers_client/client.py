@@ -11,7 +11,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,23 @@ LOCKOUT_PROBE_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
+class OffersAnswer:
+    """One product's answer in `get_offers_many`: its offers, or the error in their place, and
+    when it arrived (time.monotonic())."""
+
+    offers: list[OfferData] | None
+    error: OffersError | None
+    arrived: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A call answered 401: its token must be replaced (by the thread that reads the database)."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class OffersCheckResult:
     """What `OffersClient.check()` learned. Times are aware datetimes in UTC; durations seconds."""
 
@@ -110,6 +128,7 @@ class OffersClient:
         token_ttl: float | None = None,
         max_answer_bytes: int | None = None,
         max_offers: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         def pick[T](value: T | None, setting: str) -> T:
             return getattr(settings, setting) if value is None else value
@@ -123,11 +142,14 @@ class OffersClient:
         self.token_ttl = float(pick(token_ttl, "OFFERS_TOKEN_TTL"))
         self.max_answer_bytes = int(pick(max_answer_bytes, "OFFERS_MAX_ANSWER_BYTES"))
         self.max_offers = int(pick(max_offers, "OFFERS_MAX_OFFERS"))
+        self.concurrency = int(pick(concurrency, "OFFERS_SYNC_CONCURRENCY"))
         for name in ("connect_timeout", "read_timeout", "token_ttl", "max_answer_bytes"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"OffersClient: {name} must be > 0, not {getattr(self, name)}")
         if self.retries < 0 or self.backoff < 0:
             raise ValueError("OffersClient: retries and backoff must be >= 0")
+        if self.concurrency < 1:
+            raise ValueError(f"OffersClient: concurrency must be >= 1, not {self.concurrency}")
 
         self.stats = OffersClientStats()
         self.token_lease_seconds = self.connect_timeout + self.read_timeout + TOKEN_LEASE_MARGIN
@@ -156,7 +178,10 @@ class OffersClient:
         retry.on_retry = lambda: self.stats.add("retries")
         session = requests.Session()
         session.headers.update({"Accept": "application/json", "User-Agent": "product-aggregator"})
-        session.mount(self.base_url, HTTPAdapter(max_retries=retry, pool_maxsize=16))
+        # Kept-alive connections for every call in flight: a consumer's worker threads each run
+        # a batch of `concurrency` calls at once.
+        pool = HTTPAdapter(max_retries=retry, pool_maxsize=max(16, 4 * self.concurrency))
+        session.mount(self.base_url, pool)
         # /auth is never repeated: a request that reached the service may have used up the one
         # token it will issue, and the repeat would answer 400. The longer prefix wins.
         session.mount(self._auth_url, HTTPAdapter(max_retries=Retry(total=0, read=False)))
@@ -212,6 +237,72 @@ class OffersClient:
         with self._operation():
             return self._get_offers(product_id)
 
+    def get_offers_many(
+        self,
+        product_ids: Sequence[uuid.UUID],
+        *,
+        while_waiting: Callable[[], None] | None = None,
+        every: float = 10.0,
+    ) -> dict[uuid.UUID, OffersAnswer]:
+        """Every product's offers (or the error in their place, as get_offers would raise it),
+        `concurrency` calls at a time (OFFERS_SYNC_CONCURRENCY) over kept-alive connections.
+
+        One access token serves them all: read once, and replaced once for all when a call
+        answers 401 (a second 401 fails those products). Only the calling thread touches the
+        database: the pool's threads make HTTP calls and nothing else. `while_waiting` is called
+        in the calling thread every `every` seconds while calls are in flight (the sync renews
+        its leases there). Never raises OffersError.
+        """
+        self.stats.add("calls", len(product_ids))
+        answers: dict[uuid.UUID, OffersAnswer] = {}
+        todo, dead = list(product_ids), None
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(self.concurrency, len(todo))), thread_name_prefix="offers"
+        ) as pool:
+            while todo:
+                try:
+                    token = self._token_for_call(dead=dead).token
+                except OffersError as error:
+                    answers.update(dict.fromkeys(todo, OffersAnswer(None, error, time.monotonic())))
+                    break
+                futures = {pool.submit(self._fetch_offers, pk, token): pk for pk in todo}
+                refused, pending, waited = [], set(futures), time.monotonic()
+                while pending:
+                    done, pending = wait(pending, timeout=every, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        answer = future.result()
+                        if isinstance(answer, _Refused):
+                            refused.append((futures[future], answer.detail))
+                        else:
+                            answers[futures[future]] = answer
+                    if while_waiting is not None and time.monotonic() - waited >= every:
+                        while_waiting()
+                        waited = time.monotonic()
+                if refused and dead is not None:
+                    for product_id, detail in refused:
+                        what = f"GET /products/{product_id}/offers"
+                        error = self._refused_fresh_token(what, detail)
+                        answers[product_id] = OffersAnswer(None, error, time.monotonic())
+                    break
+                todo, dead = [product_id for product_id, _ in refused], token
+        for answer in answers.values():
+            if answer.error is not None:
+                self._note_error(answer.error)
+        return answers
+
+    def _fetch_offers(self, product_id: uuid.UUID, token: str) -> OffersAnswer | _Refused:
+        """In a pool thread: one product's offers with `token`, or _Refused (401) for the calling
+        thread to replace the token."""
+        what = f"GET /products/{product_id}/offers"
+        try:
+            response = self._send("GET", self._offers_url(product_id), what, token=token)
+            if response.status_code == 401:
+                return _Refused(error_detail(response))
+            offers = self._offers_from(response, product_id, what)
+        except OffersError as error:
+            return OffersAnswer(None, error, time.monotonic())
+        return OffersAnswer(offers, None, time.monotonic())
+
     def check(self) -> OffersCheckResult:
         """Authenticate (reusing the stored token if it is still valid) and ask for the offers of
         a random product id: a 404 shows that the service is reachable and accepts our token.
@@ -242,6 +333,12 @@ class OffersClient:
     def _get_offers(self, product_id: uuid.UUID) -> list[OfferData]:
         what = f"GET /products/{product_id}/offers"
         response = self._call("GET", self._offers_url(product_id), what)
+        return self._offers_from(response, product_id, what)
+
+    def _offers_from(
+        self, response: requests.Response, product_id: uuid.UUID, what: str
+    ) -> list[OfferData]:
+        """The offers in an answer to GET offers, or the error its status means."""
         status = response.status_code
         if status == 200:
             return self._decode(
@@ -270,10 +367,13 @@ class OffersClient:
         try:
             yield
         except OffersError as error:
-            self.stats.add_error(error)
-            level = logging.INFO if isinstance(error, ProductNotRegistered) else logging.WARNING
-            logger.log(level, "%s: %s", type(error).__name__, error)
+            self._note_error(error)
             raise
+
+    def _note_error(self, error: OffersError) -> None:
+        self.stats.add_error(error)
+        level = logging.INFO if isinstance(error, ProductNotRegistered) else logging.WARNING
+        logger.log(level, "%s: %s", type(error).__name__, error)
 
     # --- One API call, with the shared token ------------------------------------------------------
 
@@ -294,12 +394,15 @@ class OffersClient:
         token = self._token_for_call(dead=token).token
         response = self._send(method, url, what, token=token, body=body)
         if response.status_code == 401:
-            raise OffersAuthenticationFailed(
-                f"The Offers service at {self.base_url} answered 401 to {what} even with a "
-                f"freshly obtained access token ({error_detail(response)}). Check that "
-                "OFFERS_BASE_URL and OFFERS_REFRESH_TOKEN belong to the same service."
-            )
+            raise self._refused_fresh_token(what, error_detail(response))
         return response
+
+    def _refused_fresh_token(self, what: str, detail: str) -> OffersAuthenticationFailed:
+        return OffersAuthenticationFailed(
+            f"The Offers service at {self.base_url} answered 401 to {what} even with a "
+            f"freshly obtained access token ({detail}). Check that OFFERS_BASE_URL and "
+            "OFFERS_REFRESH_TOKEN belong to the same service."
+        )
 
     def _send(
         self, method: str, url: str, what: str, *, token: str, body: dict[str, Any] | None = None
@@ -536,6 +639,7 @@ _SETTINGS_USED = (
     "OFFERS_TOKEN_TTL",
     "OFFERS_MAX_ANSWER_BYTES",
     "OFFERS_MAX_OFFERS",
+    "OFFERS_SYNC_CONCURRENCY",
 )
 _client_lock = threading.Lock()
 _client: tuple[tuple[Any, ...], OffersClient] | None = None

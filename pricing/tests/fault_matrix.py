@@ -86,13 +86,13 @@ from huey.contrib.djhuey import HUEY
 
 from offers_simulator.testing import SimulatorProcess, run_simulator
 from pricing import services
-from pricing.models import Lease, ProductSnapshot, ProductTracking, RegistrationState, SyncRun
+from pricing.models import ProductSnapshot, ProductTracking, RegistrationState, SyncRun
+from pricing.sync import SYNC_LEASE_SECONDS
 from pricing.tasks import sync_run_task
 from products.services import product_create
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAULT_NAMES = ("latency", "errors", "hang", "malformed", "forget", "tokens", "down", "sigkill")
-SYNC_LEASE_PREFIX = "offers-sync:"
 # How much earlier than its read timeout a client may have given up on a request, as the
 # simulator's clock sees it (the time the request took to get there): see the module docstring.
 GIVE_UP_MARGIN = 0.1
@@ -135,6 +135,9 @@ class MatrixConfig:
     error_rate: float = 0.6
     malformed_rate: float = 0.5
     short_token_ttl: float = 2.0  # "tokens": what the service gives during the fault
+    # Products in a sync batch (OFFERS_SYNC_BATCH_SIZE); 0: an eighth of them, so that a run
+    # has several batches in flight and can be killed in its middle.
+    batch_size: int = 0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.faults) - set(FAULT_NAMES))
@@ -168,6 +171,7 @@ class MatrixConfig:
             "OFFERS_RETRIES": self.retries,
             "OFFERS_RETRY_BACKOFF": self.retry_backoff,
             "OFFERS_SYNC_INTERVAL": self.interval,
+            "OFFERS_SYNC_BATCH_SIZE": self.batch_size or max(1, self.products // 8),
             "OFFERS_TOKEN_TTL": self.token_ttl,
         }
 
@@ -176,7 +180,9 @@ class MatrixConfig:
             f"{self.products} products of {self.users} users; {self.consumers} consumers × "
             f"{self.workers} workers; interval {self.interval:g} s; timeouts connect "
             f"{self.connect_timeout:g} s, read {self.read_timeout:g} s; {self.retries} retries "
-            f"(backoff {self.retry_backoff:g} s); simulator tick {self.tick:g} s, seed {self.seed}"
+            f"(backoff {self.retry_backoff:g} s); batches of "
+            f"{self.batch_size or max(1, self.products // 8)}; simulator tick {self.tick:g} s, "
+            f"seed {self.seed}"
         )
 
 
@@ -538,7 +544,7 @@ class _Matrix:
         self.users: list[Any] = []
         self.product_ids: list[uuid.UUID] = []
         self.run_lease = services.sync_run_lease_seconds()
-        self.product_lease = services._product_lease_seconds()
+        self.product_lease = SYNC_LEASE_SECONDS
         # sigkill: products whose sync the killed consumer had in flight, and when it died.
         self.killed_at: float | None = None
         # product id → when the killed consumer claimed its lease (UNIX time)
@@ -698,12 +704,13 @@ class _Matrix:
         # still held once the others have worked through the queue (theirs are released).
         self._wait_for(lambda: HUEY.pending_count() == 0, timeout=60)
         time.sleep(1.5)
-        for name, expires_at in Lease.objects.filter(
-            name__startswith=SYNC_LEASE_PREFIX, expires_at__gt=Now()
-        ).values_list("name", "expires_at"):
+        for product_id, expires_at in ProductTracking.objects.filter(
+            sync_lease_expires_at__gt=Now()
+        ).values_list("pk", "sync_lease_expires_at"):
+            # Claimed then, or renewed (a batch renews only after seconds in flight).
             claimed_at = expires_at.timestamp() - self.product_lease
             if claimed_at <= self.killed_at:
-                self.killed_products[uuid.UUID(name.removeprefix(SYNC_LEASE_PREFIX))] = claimed_at
+                self.killed_products[product_id] = claimed_at
         phase.notes.append(f"{len(self.killed_products)} product syncs were in flight in it")
 
         killed_run = SyncRun.objects.get(pk=run.pk)
@@ -766,9 +773,7 @@ class _Matrix:
                 and not SyncRun.objects.filter(finished_at__isnull=True)
                 .exclude(pk__in=unfinished_ok)
                 .exists()
-                and not Lease.objects.filter(
-                    name__startswith=SYNC_LEASE_PREFIX, expires_at__gt=Now()
-                ).exists()
+                and not ProductTracking.objects.filter(sync_lease_expires_at__gt=Now()).exists()
             )
 
         if self._wait_for(idle, timeout=60 + self.config.products * 0.2, label="[end]") is None:

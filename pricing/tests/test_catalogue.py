@@ -9,7 +9,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from pricing.models import Lease
+from pricing.models import Lease, SyncRun
 from pricing.selectors import (
     CATALOGUE_CHANGE_PERIOD,
     ProductOrder,
@@ -26,11 +26,16 @@ from pricing.selectors import (
 )
 from pricing.services import (
     SYNC_RUN_LEASE,
+    SyncOutcome,
     SyncRequestOutcome,
+    SyncResult,
     product_sync_request,
+    sync_run_enqueue,
     sync_run_lease_seconds,
+    sync_run_record,
     sync_run_start,
 )
+from pricing.sync import SYNC_LEASE_SECONDS
 from products.models import Product
 from products.services import product_suspend
 
@@ -206,28 +211,44 @@ def test_the_summary_counts_the_owners_products_offers_and_problems(
     assert (run.state, run.products_total, run.products_failed) == (RunState.FINISHED, 2, 1)
 
 
-def test_a_run_is_stalled_exactly_when_its_lease_runs_out(make_product, settings):
-    # With a five-minute interval the run lease lasts 25 minutes: a healthy run ten minutes
-    # old is running (a fixed ten-minute rule called it stalled).
-    settings.OFFERS_SYNC_INTERVAL = 300
-    make_product("Kettle", [(1, 1)])
-    plan = sync_run_start()
-    assert plan.product_ids  # unfinished until that product is recorded
-    run, lease = plan.run, Lease.objects.get(name=SYNC_RUN_LEASE)
-    assert sync_run_lease_seconds() == 1500
+def test_a_run_is_stalled_exactly_when_its_lease_runs_out_and_its_batches_renew_it(
+    make_product,
+):
+    kettle, mug = make_product("Kettle", [(1, 1)]), make_product("Mug", [(1, 1)])
+    run = sync_run_start()
+    assert sync_run_enqueue(run=run, enqueue=lambda batch: None) == 2  # unfinished until recorded
+    run.refresh_from_db()
+    lease = Lease.objects.get(name=SYNC_RUN_LEASE)
+    assert sync_run_lease_seconds() == SYNC_LEASE_SECONDS
     assert timedelta(0) <= run.lease_expires_at - lease.expires_at < timedelta(seconds=1)
 
     def state_at(moment):
         return latest_sync_run(now=moment).state
 
-    assert state_at(run.started_at + timedelta(minutes=10)) is RunState.RUNNING
     assert state_at(run.lease_expires_at - timedelta(microseconds=1)) is RunState.RUNNING
     assert state_at(run.lease_expires_at) is RunState.STALLED
+
+    # A batch that records its outcomes shows the run alive: its lease runs for another length.
+    soon = Now() + timedelta(seconds=1)
+    Lease.objects.filter(name=SYNC_RUN_LEASE).update(expires_at=soon)
+    SyncRun.objects.filter(pk=run.pk).update(lease_expires_at=soon)
+    sync_run_record(run_id=run.pk, outcomes={kettle.pk: SyncOutcome(SyncResult.SYNCED)})
+    run.refresh_from_db()
+    lease.refresh_from_db()
+    assert run.finished_at is None
+    assert lease.expires_at > timezone.now() + timedelta(seconds=SYNC_LEASE_SECONDS - 5)
+    assert timedelta(0) <= run.lease_expires_at - lease.expires_at < timedelta(seconds=1)
+
     # The lease agrees: nobody can start a run until it has run out, as if time had passed. Expiry
     # is the database's clock (SQLite's has millisecond steps), so the lease ends at its Now().
     assert sync_run_start() is None
     Lease.objects.filter(name=SYNC_RUN_LEASE).update(expires_at=Now())
     assert sync_run_start() is not None
+    # The stalled run's last batch still finishes it, without touching the new run's lease.
+    sync_run_record(run_id=run.pk, outcomes={mug.pk: SyncOutcome(SyncResult.SYNCED)})
+    run.refresh_from_db()
+    assert run.finished_at is not None
+    assert sync_run_start() is None
 
 
 # --- Sync requests ("Sync now") ------------------------------------------------------------------

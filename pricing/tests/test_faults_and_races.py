@@ -12,16 +12,18 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from pricing import services
+from pricing import sync
 from pricing.leases import lease_claim
-from pricing.models import Lease, OffersAccessToken, ProductSnapshot, ProductTracking, SyncRun
+from pricing.models import OffersAccessToken, ProductSnapshot, ProductTracking, SyncRun
 from pricing.offers_client import OffersClient, OffersLockedOut
 from pricing.services import (
     SyncResult,
     offers_sync,
+    offers_sync_batch,
     product_register,
     products_due_for_registration,
     sync_run_due,
+    sync_run_enqueue,
     sync_run_start,
 )
 from products.models import Product
@@ -37,23 +39,30 @@ def registered_pair(transactional_db, user, offers_simulator):
 
 
 def fetch_then(monkeypatch, action):
-    """Make the next GET offers run `action(product_id)` once the answer has arrived: what
-    another process or person does while a worker waits for the service."""
-    real = OffersClient.get_offers
+    """Make a batch's fetch run `action(product_id)` for each product once the answers have
+    arrived: what another process or person does while a worker waits for the service."""
+    real = OffersClient.get_offers_many
 
-    def get_offers(self, *, product_id):
-        offers = real(self, product_id=product_id)
-        action(product_id)
-        return offers
+    def get_offers_many(self, product_ids, **kwargs):
+        answers = real(self, product_ids, **kwargs)
+        for product_id in answers:
+            action(product_id)
+        return answers
 
-    monkeypatch.setattr(OffersClient, "get_offers", get_offers)
+    monkeypatch.setattr(OffersClient, "get_offers_many", get_offers_many)
 
 
 def run_over(products):
-    """Run a sync run over `products`; the run, and each product's result in their order."""
-    plan = sync_run_start(product_ids=[p.pk for p in products])
-    outcomes = {pid: offers_sync(product_id=pid, run_id=plan.run.pk) for pid in plan.product_ids}
-    return SyncRun.objects.get(pk=plan.run.pk), [outcomes[p.pk] for p in products]
+    """Run a sync run over `products` (one batch); the run, and each product's result in their
+    order."""
+    run = sync_run_start()
+    outcomes = {}
+
+    def sync(batch):
+        outcomes.update(offers_sync_batch(product_ids=batch, run_id=run.pk))
+
+    sync_run_enqueue(run=run, enqueue=sync, product_ids=[p.pk for p in products])
+    return SyncRun.objects.get(pk=run.pk), [outcomes[p.pk] for p in products]
 
 
 @pytest.mark.parametrize("delete", ["product", "owner"])
@@ -84,12 +93,15 @@ def test_an_unexpected_error_in_one_product_fails_it_and_the_run_still_finishes(
     registered_pair, monkeypatch
 ):
     broken = registered_pair[0]
+    real_store = sync.offers_store_many
 
-    def explode(product_id):
-        if product_id == broken.pk:
+    def store(answers):
+        if broken.pk in answers:
             raise RuntimeError("a bug")
+        return real_store(answers)
 
-    fetch_then(monkeypatch, explode)
+    # The batch's store fails as a whole; stored one by one, the others succeed.
+    monkeypatch.setattr(sync, "offers_store_many", store)
     run, outcomes = run_over(registered_pair)
 
     assert [o.result for o in outcomes] == [SyncResult.FAILED, SyncResult.SYNCED]
@@ -98,21 +110,21 @@ def test_an_unexpected_error_in_one_product_fails_it_and_the_run_still_finishes(
     tracking = ProductTracking.objects.get(pk=broken.pk)
     assert tracking.sync_failures == 1 and "Internal error" in tracking.last_sync_error
     # Its product lease is free again: the next sync of it is not "already being synced".
-    assert lease_claim(name=f"offers-sync:{broken.pk}", seconds=1)
+    assert tracking.sync_lease_holder == "" and tracking.sync_lease_expires_at is None
 
 
 def test_an_answer_whose_lease_was_taken_over_meanwhile_is_not_stored(registered_pair, monkeypatch):
     product = registered_pair[0]
 
     def lease_runs_out_and_another_worker_claims_it(product_id):
-        Lease.objects.filter(name=f"offers-sync:{product_id}").update(holder="another-worker")
+        ProductTracking.objects.filter(pk=product_id).update(sync_lease_holder="another-worker")
 
     fetch_then(monkeypatch, lease_runs_out_and_another_worker_claims_it)
     outcome = offers_sync(product_id=product.pk)
 
     assert outcome.result == SyncResult.SKIPPED and "lease lost" in outcome.error
     assert not ProductSnapshot.objects.filter(product=product).exists()
-    assert Lease.objects.get(name=f"offers-sync:{product.pk}").holder == "another-worker"
+    assert ProductTracking.objects.get(pk=product.pk).sync_lease_holder == "another-worker"
 
 
 def test_a_product_suspended_during_the_fetch_is_not_stored(registered_pair, monkeypatch):
@@ -129,13 +141,13 @@ def test_the_snapshot_is_stamped_when_the_answer_arrived_not_when_it_was_stored(
     product = registered_pair[0]
     arrived = []
     fetch_then(monkeypatch, lambda pid: arrived.append(timezone.now()))
-    real_check = services._still_syncable
+    real_fence = sync._fence
 
-    def busy_database(product_id):
+    def busy_database(product_ids, holder):
         time.sleep(0.5)  # waiting for a lock, say, before the store can begin
-        return real_check(product_id)
+        return real_fence(product_ids, holder)
 
-    monkeypatch.setattr(services, "_still_syncable", busy_database)
+    monkeypatch.setattr(sync, "_fence", busy_database)
     offers_sync(product_id=product.pk)
 
     taken_at = ProductSnapshot.objects.get(product=product).taken_at

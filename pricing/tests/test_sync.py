@@ -15,7 +15,7 @@ from pricing.models import (
     RegistrationState,
 )
 from pricing.offers_client import OfferData
-from pricing.services import SyncResult, offers_store, offers_sync
+from pricing.services import SyncOutcome, SyncResult, offers_store, offers_sync
 from products.services import product_suspend
 
 pytestmark = pytest.mark.django_db
@@ -192,10 +192,9 @@ def test_suspended_and_unregistered_products_are_skipped(product, offers_simulat
 
 
 def test_a_product_being_synced_is_not_synced_twice(registered_product, offers_simulator):
-    from pricing.leases import lease
+    from pricing.sync import _claim
 
-    with lease(f"offers-sync:{registered_product.pk}", seconds=60) as won:
-        assert won
-        outcome = offers_sync(product_id=registered_product.pk)
-    assert outcome.result == SyncResult.SKIPPED
+    assert _claim([registered_product.pk], "another-batch") == [registered_product.pk]
+    outcome = offers_sync(product_id=registered_product.pk)
+    assert outcome == SyncOutcome(SyncResult.SKIPPED, error="already being synced")
     assert offers_simulator.stats().get("offers", {}) == {}

@@ -1,5 +1,6 @@
 """Sync runs and their scheduling (the tasks run inline here; test_consumer.py runs a real one)."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.utils import timezone
 from pricing import tasks
 from pricing.leases import lease_claim
 from pricing.models import Lease, RegistrationState, SyncRun
-from pricing.services import SYNC_RUN_LEASE, sync_run_due, sync_run_start
+from pricing.services import SYNC_RUN_LEASE, sync_run_due, sync_run_enqueue, sync_run_start
 from products.services import product_create, product_suspend
 
 pytestmark = pytest.mark.django_db
@@ -50,20 +51,21 @@ def test_a_run_syncs_every_active_registered_product(registered_products, huey_i
 def test_one_failing_product_does_not_stop_the_others(
     registered_products, offers_simulator, huey_immediate, monkeypatch
 ):
-    from pricing.offers_client import OffersUnavailable, get_offers_client
+    from pricing.offers_client import OffersAnswer, OffersUnavailable, get_offers_client
 
     broken = registered_products[1]
     client = get_offers_client()
-    real_get_offers = client.get_offers
+    real_fetch = client._fetch_offers
 
     # The simulator's faults hit every product alike; this one fault is for one product only,
-    # so it is forced here (the rest of the run talks to the simulator as usual).
-    def get_offers(*, product_id):
+    # so it is forced here (the rest of the batch talks to the simulator as usual).
+    def fetch(product_id, token):
         if product_id == broken.pk:
-            raise OffersUnavailable("the service timed out for this product")
-        return real_get_offers(product_id=product_id)
+            error = OffersUnavailable("the service timed out for this product")
+            return OffersAnswer(None, error, time.monotonic())
+        return real_fetch(product_id, token)
 
-    monkeypatch.setattr(client, "get_offers", get_offers)
+    monkeypatch.setattr(client, "_fetch_offers", fetch)
 
     tasks.sync_run_task()
 
@@ -99,10 +101,12 @@ def test_a_finished_run_releases_its_lease(registered_products, huey_immediate):
 
 
 def test_an_empty_run_finishes_at_once(db):
-    plan = sync_run_start()
-    assert plan.product_ids == []
-    plan.run.refresh_from_db()
-    assert plan.run.finished_at is not None
+    run = sync_run_start()
+    batches = []
+    assert sync_run_enqueue(run=run, enqueue=batches.append) == 0
+    assert batches == []
+    run.refresh_from_db()
+    assert run.finished_at is not None
 
 
 def test_sub_minute_intervals_schedule_runs_within_the_minute(settings, huey_immediate, db):
