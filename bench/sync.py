@@ -1,23 +1,32 @@
-"""Benchmark: our sync (pricing.services.offers_sync) against a naive baseline.
+"""Benchmark: our batched sync (pricing.sync.offers_sync_batch) against a naive baseline.
 
-    .venv/bin/python bench/sync.py --products 1000 --latency-ms 20
+    .venv/bin/python bench/sync.py --products 1000 --latency-ms 0 20 \
+        --database-url postgres://postgres@127.0.0.1:5432/postgres
 
 Starts its own Offers simulator and works in its own throwaway database (a SQLite file under
 var/, or a fresh PostgreSQL database on the server given by --database-url), migrated here and
 deleted at the end: the development database is never touched. It registers N products with the
-simulator, then syncs every product once with our service and once with the naive baseline,
-one product after another, each pass starting from empty offer tables and asking the same
-simulator the same questions. The simulator runs with a one-hour tick, so both passes get the
-same answers; before quoting a ratio the benchmark checks that both left the same current offers
-(and the same snapshot figures) for every product, and it refuses to print one if they differ.
+simulator, then, at each latency, syncs every product with three passes, each starting from
+empty offer tables and asking the same simulator the same questions:
+
+- ours, batched: what one consumer's worker thread does with a run's batch tasks, one batch
+  after another (OFFERS_SYNC_BATCH_SIZE products a batch, OFFERS_SYNC_CONCURRENCY calls at once);
+- the naive baseline: one product after another, every offer deleted and created again;
+- ours, one at a time: a batch of one per product, as "Sync now" does (and, in shape, the sync
+  before batches: a claim, a call, a store per product).
+
+The simulator runs with a one-hour tick, so every pass gets the same answers; before quoting a
+ratio the benchmark checks that all passes left the same current offers (and the same snapshot
+figures) for every product, and it refuses to print one if they differ.
 
 Printed per pass: products per second (wall clock, HTTP included) and SQL queries per product
-(every statement the pass sent, leases and the shared token row included); then the ratios.
+(every statement the pass sent, leases, runs and the shared token row included); then the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 import uuid
@@ -48,14 +57,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--latency-ms",
         type=float,
-        default=0.0,
-        help="latency the simulator adds to every API request (default: %(default)s)",
+        nargs="+",
+        default=[0.0, 20.0],
+        help="latencies the simulator adds to every API request, a set of passes each "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--workers",
         type=int,
         default=1,
-        help="also run our sync with this many threads, as an extra pass (default: 1, none)",
+        help="also run our batched sync with this many threads, batches in parallel, as an "
+        "extra pass (default: 1, none)",
     )
     add_database_argument(parser)
     parser.add_argument(
@@ -69,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed", type=int, default=0, help="seed of the simulator's world (default: 0)"
     )
     args = parser.parse_args(argv)
-    if min(args.products, args.workers, args.rounds) < 1 or args.latency_ms < 0:
+    if min(args.products, args.workers, args.rounds) < 1 or min(args.latency_ms) < 0:
         parser.error("--products, --workers and --rounds must be >= 1, --latency-ms >= 0")
     return args
 
@@ -103,43 +115,45 @@ class PassResult:
 
 def run_pass(
     name: str,
-    sync_one: Callable[[uuid.UUID], None],
+    sync: Callable[[list[uuid.UUID]], None],
     product_ids: list[uuid.UUID],
     simulator,
     *,
     rounds: int,
+    batch_size: int = 1,
     workers: int = 1,
 ) -> PassResult:
-    """Empty the offer tables, sync every product `rounds` times with `sync_one`, and record
-    what it left."""
+    """Empty the offer tables, sync every product `rounds` times with `sync`, `batch_size`
+    products a call, and record what it left."""
     from django.db import connections
     from tqdm import tqdm
 
     reset_offer_tables()
+    batches = [list(batch) for batch in itertools.batched(product_ids, batch_size)]
     results = []
     for number in range(1, rounds + 1):
         counter = QueryCounter()
         before = offers_answered(simulator)
 
-        def work(product_id: uuid.UUID, counter: QueryCounter = counter) -> None:
+        def work(batch: list[uuid.UUID], counter: QueryCounter = counter) -> int:
             try:
                 with counter.counting():
-                    sync_one(product_id)
+                    sync(batch)
             finally:
                 if workers > 1:
                     connections.close_all()  # this thread's connection
+            return len(batch)
 
         label = f"{name}, round {number}/{rounds}"
         started = time.perf_counter()
         with tqdm(total=len(product_ids), desc=label, unit="product", leave=False) as bar:
             if workers == 1:
-                for product_id in product_ids:
-                    work(product_id)
-                    bar.update()
+                for batch in batches:
+                    bar.update(work(batch))
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for _ in pool.map(work, product_ids):
-                        bar.update()
+                    for done in pool.map(work, batches):
+                        bar.update(done)
         seconds = time.perf_counter() - started
         results.append(Round(seconds, counter.count, offers_answered(simulator) - before))
     return PassResult(
@@ -193,15 +207,20 @@ def snapshot_figures() -> dict[uuid.UUID, tuple]:
 # --- The two syncs -------------------------------------------------------------------------------
 
 
-def ours(product_id: uuid.UUID) -> None:
-    from pricing.services import SyncResult, offers_sync
+def ours(batch: list[uuid.UUID]) -> None:
+    from pricing.services import SyncResult, offers_sync_batch
 
-    outcome = offers_sync(product_id=product_id)
-    if outcome.result != SyncResult.SYNCED:
-        raise RuntimeError(f"our sync of {product_id} did not succeed: {outcome}")
+    for product_id, outcome in offers_sync_batch(product_ids=batch).items():
+        if outcome.result != SyncResult.SYNCED:
+            raise RuntimeError(f"our sync of {product_id} did not succeed: {outcome}")
 
 
-def naive(product_id: uuid.UUID) -> None:
+def naive(batch: list[uuid.UUID]) -> None:
+    for product_id in batch:
+        naive_one(product_id)
+
+
+def naive_one(product_id: uuid.UUID) -> None:
     """The baseline: what a first attempt looks like. One product at a time, every offer
     deleted and created again, one save() per row, an observation for every offer whether or
     not it changed, and the snapshot computed from rows loaded back. It does get one
@@ -298,19 +317,16 @@ def differences(reference: PassResult, other: PassResult) -> list[str]:
     return problems
 
 
-def report(args: argparse.Namespace, database: str, results: list[PassResult]) -> int:
-    print(
-        f"\n{args.products:,} products, simulator latency {args.latency_ms:g} ms, {database}.\n"
-        f"Each pass starts from empty offer tables and syncs every product {args.rounds} "
-        "time(s): round 1 finds every offer new, later rounds get the same answers again.\n"
-    )
-    header = f"{'pass':<26}{'round':>7}{'products/s':>12}{'queries/product':>17}"
+def report(args: argparse.Namespace, latency_ms: float, results: list[PassResult]) -> bool:
+    """Print one latency's passes and ratios; False (and no ratio) when their results differ."""
+    print(f"\nSimulator latency {latency_ms:g} ms:")
+    header = f"{'pass':<34}{'round':>7}{'products/s':>12}{'queries/product':>17}"
     print(header + f"{'seconds':>9}{'GET offers':>12}")
     for result in results:
         for number, round_ in enumerate(result.rounds, 1):
             print(
-                f"{result.name:<26}{number:>7}{result.per_second([round_]):>12.1f}"
-                f"{result.queries_per_product([round_]):>17.1f}{round_.seconds:>9.1f}"
+                f"{result.name:<34}{number:>7}{result.per_second([round_]):>12.1f}"
+                f"{result.queries_per_product([round_]):>17.2f}{round_.seconds:>9.1f}"
                 f"{round_.offer_requests:>12}"
             )
     reference = results[0]
@@ -326,29 +342,32 @@ def report(args: argparse.Namespace, database: str, results: list[PassResult]) -
                 print(f"  … and {len(problems) - 10} more")
     if failed:
         print("\nNo ratio: the passes did not store the same offers.")
-        return 1
+        return False
     offers = sum(len(o) for o in reference.current.values())
     print(
-        f"\nEvery pass left the same {offers:,} current offers and the same snapshot figures "
+        f"Every pass left the same {offers:,} current offers and the same snapshot figures "
         f"for all {args.products:,} products."
     )
-    ours_pass, naive_pass = results[0], results[1]
-    print("Ours vs naive, both sequential (ours/naive products per second; naive/ours queries):")
+    naive_pass = next(result for result in results if result.name == NAIVE)
+    print("Against the naive baseline (products per second ×; queries per product ÷):")
     spans = [("round 1", slice(0, 1))]
     if args.rounds > 1:
         spans += [("later rounds", slice(1, None)), ("all rounds", slice(None))]
-    for label, span in spans:
-        mine, theirs = ours_pass.rounds[span], naive_pass.rounds[span]
-        speed = ours_pass.per_second(mine) / naive_pass.per_second(theirs)
-        queries = naive_pass.queries_per_product(theirs) / ours_pass.queries_per_product(mine)
-        print(f"  {label:<13} {speed:5.2f}× the products per second, {queries:5.2f}× fewer queries")
-    if len(results) > 2:
-        # What the deployment does: one sync task per product, as many at once as consumers.
-        threaded = results[2]
-        speed = threaded.per_second(threaded.rounds) / naive_pass.per_second(naive_pass.rounds)
-        print(f"{threaded.name} vs the sequential naive baseline, all rounds:")
-        print(f"  {'all rounds':<13} {speed:5.2f}× the products per second")
-    return 0
+    for result in results:
+        if result is naive_pass:
+            continue
+        for label, span in spans:
+            mine, theirs = result.rounds[span], naive_pass.rounds[span]
+            speed = result.per_second(mine) / naive_pass.per_second(theirs)
+            queries = naive_pass.queries_per_product(theirs) / result.queries_per_product(mine)
+            print(
+                f"  {result.name:<34}{label:<13} {speed:6.2f}× the products per second, "
+                f"{queries:6.2f}× fewer queries"
+            )
+    return True
+
+
+NAIVE = "naive baseline"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -356,8 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     from offers_simulator.testing import run_simulator
 
     refresh_token = f"bench-{uuid.uuid4().hex}"
-    simulator_args = ["--latency-ms", f"{args.latency_ms:g}", "--tick", "3600"]
-    simulator_args += ["--seed", str(args.seed)]
+    simulator_args = ["--tick", "3600", "--seed", str(args.seed)]
     with (
         run_simulator(*simulator_args, refresh_token=refresh_token) as simulator,
         throwaway_database(args.database_url, prefix="bench_sync") as database_url,
@@ -367,27 +385,44 @@ def main(argv: list[str] | None = None) -> int:
             offers_url=simulator.base_url,
             refresh_token=refresh_token,
         )
+        from django.conf import settings
         from django.db import connection
 
         database = f"{connection.vendor} ({connection.settings_dict['NAME']}, deleted afterwards)"
         print(f"Registering {args.products:,} products with the simulator …", file=sys.stderr)
         ids = register_products(args.products)
-        results = [
-            run_pass("ours (offers_sync)", ours, ids, simulator, rounds=args.rounds),
-            run_pass("naive baseline", naive, ids, simulator, rounds=args.rounds),
-        ]
-        if args.workers > 1:
-            results.append(
+        size = settings.OFFERS_SYNC_BATCH_SIZE
+        print(
+            f"\n{args.products:,} products, {database}; batches of {size} "
+            f"(OFFERS_SYNC_BATCH_SIZE), {settings.OFFERS_SYNC_CONCURRENCY} calls at once "
+            f"(OFFERS_SYNC_CONCURRENCY).\nEach pass starts from empty offer tables and syncs "
+            f"every product {args.rounds} time(s): round 1 finds every offer new, later rounds "
+            "get the same answers again."
+        )
+        same = True
+        for latency_ms in args.latency_ms:
+            simulator.set_faults(latency_ms=latency_ms)
+            results = [
                 run_pass(
-                    f"ours, {args.workers} threads",
-                    ours,
-                    ids,
-                    simulator,
-                    rounds=args.rounds,
-                    workers=args.workers,
+                    "ours, batched", ours, ids, simulator, rounds=args.rounds, batch_size=size
+                ),
+                run_pass(NAIVE, naive, ids, simulator, rounds=args.rounds),
+                run_pass("ours, one at a time", ours, ids, simulator, rounds=args.rounds),
+            ]
+            if args.workers > 1:
+                results.append(
+                    run_pass(
+                        f"ours, batched, {args.workers} threads",
+                        ours,
+                        ids,
+                        simulator,
+                        rounds=args.rounds,
+                        batch_size=size,
+                        workers=args.workers,
+                    )
                 )
-            )
-        return report(args, database, results)
+            same = report(args, latency_ms, results) and same
+        return 0 if same else 1
 
 
 if __name__ == "__main__":
