@@ -45,6 +45,8 @@ from pricing.sync import (
 from pricing.times import database_now
 from products.models import Product
 
+# Names the module re-exports (ruff then knows the imports above are used); its own functions
+# below are public as well.
 __all__ = [
     "SYNC_RUN_LEASE",
     "SyncOutcome",
