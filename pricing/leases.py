@@ -7,16 +7,15 @@ the others only until it runs out.
 
 Expiry is the database's clock (Now() in the statements), never a process's: workers on
 machines whose clocks disagree, or a clock stepped forward, cannot end each other's leases
-early. A lease can still run out while its holder is slow, so work that must not be done twice
-checks, in the transaction that commits it, that its holder token is still the row's
-(`HeldLease.held_now`, fencing): whoever claimed the lease since has changed that token.
+early. The sync's per-product leases live on the products' tracking rows instead, claimed a
+batch at a time and fenced in the store's transaction (pricing.sync).
 """
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
@@ -56,20 +55,6 @@ class HeldLease:
     name: str
     holder: str
     released: bool = False
-
-    def held_now(self) -> datetime | None:
-        """In a transaction: the database's time now if nobody has claimed the lease since we
-        did (even if it has expired: an expired lease nobody took is still only ours), else None.
-        The row stays locked until the transaction ends (PostgreSQL; SQLite's write transactions
-        are serialised anyway), so no one can claim it between this check and the commit of the
-        work it guards."""
-        return (
-            Lease.objects.select_for_update()
-            .filter(name=self.name, holder=self.holder)
-            .annotate(now=Now())
-            .values_list("now", flat=True)
-            .first()
-        )
 
     def release(self) -> None:
         if not self.released:

@@ -362,7 +362,7 @@ def offers_store_many(
     # No savepoint when nested (a batch's store): a failure here fails the caller's too.
     with transaction.atomic(savepoint=False):
         known = _offers_touched(answers)
-        new, changed, vanished, observations = [], [], [], []
+        new, changed, observations = [], [], []
         written = dict.fromkeys(product_ids, 0)
         for product_id, (offers, at) in answers.items():
             for data in offers:
