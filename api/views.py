@@ -67,6 +67,7 @@ from pricing.selectors import (
     CATALOGUE_CHANGE_PERIOD,
     Bucket,
     ProductOrder,
+    TrendTooFine,
     TrendTooLarge,
     current_offers,
     price_change_many,
@@ -476,7 +477,10 @@ class ProductHistoryView(OwnedProductView):
         summary="A product's price trend",
         description="Over [from, to): the product's figures per bucket, each offer's prices, "
         "and the percentage change of the mean price, as the product page computes them. At "
-        "most 5,000 values (4 per point, 1 per offer price).",
+        "most 5,000 values (4 per point, 1 per offer price). Minute history is kept "
+        "HISTORY_RAW_DAYS days (30 by default), hours and days for ever: a period reaching "
+        "further back takes hour buckets or coarser (a finer interval gets 400 "
+        "`interval_too_fine`).",
         parameters=[HistoryQuerySerializer],
         responses=TrendSerializer,
     )
@@ -499,6 +503,8 @@ class ProductHistoryView(OwnedProductView):
             )
         except TrendTooLarge as error:
             raise ValidationError({"interval": [str(error)]}, "too_many_values") from None
+        except TrendTooFine as error:
+            raise ValidationError({"interval": [str(error)]}, "interval_too_fine") from None
         data = {
             "product_id": product.pk,
             "trend": trend,

@@ -166,6 +166,100 @@ class ProductSnapshot(models.Model):
         return f"{self.product_id} at {self.taken_at:%Y-%m-%d %H:%M:%S}"
 
 
+class RollupSpan(models.TextChoices):
+    """The time a roll-up row covers: an hour or a day, cut in UTC."""
+
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class SnapshotRollup(models.Model):
+    """The product's snapshots of one UTC hour or day, summed (pricing.rollups).
+
+    Sums and counts, never averages, so that rows combine exactly into any coarser bucket: a
+    bucket's mean is Σ mean_sum / Σ mean_count over its rows, as it is over its snapshots. Kept
+    up to date by the sync in the transaction that writes the snapshots, and kept after the raw
+    snapshots are pruned (pricing.retention): the history of every hour, for ever.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    span = models.CharField(max_length=4, choices=RollupSpan)
+    starts_at = models.DateTimeField()
+    snapshots = models.PositiveIntegerField()
+    # Σ and count of the defined means (NULL ones, from answers without offers, are left out).
+    mean_sum = models.FloatField(default=0.0)
+    mean_count = models.PositiveIntegerField(default=0)
+    weighted_mean_sum = models.FloatField(default=0.0)
+    weighted_mean_count = models.PositiveIntegerField(default=0)
+    min_price = models.PositiveBigIntegerField(null=True)
+    max_price = models.PositiveBigIntegerField(null=True)
+    offer_count_sum = models.PositiveBigIntegerField()
+    total_stock_sum = models.PositiveBigIntegerField()
+    # The first and last snapshot of the span and their means: the percentage change starts
+    # and ends at snapshots, and these are the ones left once the raw rows are pruned.
+    first_at = models.DateTimeField()
+    first_mean = models.FloatField(null=True)
+    last_at = models.DateTimeField()
+    last_mean = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "span", "starts_at"], name="pricing_snapshotrollup_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.span} of {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class ObservationRollup(models.Model):
+    """An offer's last observed price in one UTC hour or day (pricing.rollups): what a per-offer
+    line draws at any bucket of an hour or more, once the raw observations are pruned."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    span = models.CharField(max_length=4, choices=RollupSpan)
+    starts_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    price = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "span", "starts_at"], name="pricing_observationrollup_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "span", "starts_at"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.offer_id}: {self.price} in the {self.span} of {self.starts_at:%Y-%m-%d %H:%M}"
+        )
+
+
+class RawHistoryHorizon(models.Model):
+    """Since when the raw history (snapshots, observations) is whole: pricing.retention prunes
+    what is older and moves this forward. A single row (pk=1); none until the first pruning.
+
+    Before it, only the roll-ups know the history (hours and days); the trend engine reads them
+    there, and buckets finer than an hour are not offered.
+    """
+
+    SINGLETON_PK = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_PK)
+    raw_since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="pricing_rawhistoryhorizon_singleton")
+        ]
+
+    def __str__(self) -> str:
+        return f"Raw history since {self.raw_since:%Y-%m-%d %H:%M}"
+
+
 class SyncRun(models.Model):
     """One periodic run: how many products it enqueued (in batches) and how their syncs went."""
 

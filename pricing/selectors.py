@@ -52,7 +52,14 @@ from pricing.health import (
     scheduler_status,
     staff_health,
 )
-from pricing.models import Offer, OfferObservation, ProductSnapshot, RegistrationState
+from pricing.models import (
+    Offer,
+    OfferObservation,
+    ProductSnapshot,
+    RegistrationState,
+    RollupSpan,
+    SnapshotRollup,
+)
 from pricing.statistics import mean_price_change, percentage_change, price_change_many
 from pricing.status import (
     ProductSyncStatus,
@@ -67,6 +74,7 @@ from pricing.trends import (
     OfferSeries,
     Trend,
     TrendPoint,
+    TrendTooFine,
     TrendTooLarge,
     price_trend,
 )
@@ -96,6 +104,7 @@ __all__ = [
     "TrackedProduct",
     "Trend",
     "TrendPoint",
+    "TrendTooFine",
     "TrendTooLarge",
     "catalogue_summary",
     "current_offers",
@@ -193,11 +202,12 @@ def product_stats_many(*, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, C
 
 def history_start(*, product: Product) -> datetime | None:
     """When the product's history begins: the taken_at (aware, UTC) of its first snapshot, None
-    before its first successful sync. One query."""
+    before its first successful sync. One query, of the daily roll-ups: they keep the first
+    snapshot's time after the raw rows are pruned."""
     return (
-        ProductSnapshot.objects.filter(product=product)
-        .order_by("taken_at", "id")
-        .values_list("taken_at", flat=True)
+        SnapshotRollup.objects.filter(product=product, span=RollupSpan.DAY)
+        .order_by("starts_at")
+        .values_list("first_at", flat=True)
         .first()
     )
 

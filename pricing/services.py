@@ -25,6 +25,7 @@ from django.utils import timezone
 from pricing.leases import lease, lease_claim
 from pricing.models import Heartbeat, ProductTracking, RegistrationState
 from pricing.offers_client import OffersError, OffersRejected, get_offers_client
+from pricing.retention import PruneResult, history_prune
 from pricing.status import SyncState, sync_status
 
 # The sync pipeline's entry points, for the tasks, the commands and the tests.
@@ -49,8 +50,10 @@ from products.models import Product
 # below are public as well.
 __all__ = [
     "SYNC_RUN_LEASE",
+    "PruneResult",
     "SyncOutcome",
     "SyncResult",
+    "history_prune",
     "offers_store",
     "offers_store_many",
     "offers_sync",

@@ -14,17 +14,20 @@ from statistics import median
 
 from django.db.models import (
     Case,
-    Exists,
     Expression,
+    F,
     FloatField,
     OuterRef,
+    QuerySet,
     Subquery,
     Value,
     When,
 )
 from django.db.models.functions import Cast, NullIf, Round
+from django.db.models.lookups import IsNull
 
-from pricing.models import ProductSnapshot
+from pricing.models import ProductSnapshot, RollupSpan, SnapshotRollup
+from pricing.rollups import span_start
 from pricing.times import utc
 from products.models import Product
 
@@ -79,27 +82,65 @@ def percentage_change(start: Expression, end: Expression) -> Expression:
 
 def mean_price_change(*, start: datetime, end: datetime) -> Expression:
     """The percentage change of a product's mean price over [start, end), as an expression to
-    annotate products with (one query, whatever their number; an index seek per product).
+    annotate products with (one query, whatever their number; index seeks per product).
 
     Start value: the mean of the last snapshot at or before `start` (the price in force when
     the period begins), else the mean of the first snapshot inside the period. End value: the
     mean of the last snapshot before `end` (a snapshot exactly at `end` is outside). NULL when
     there is no start or no end snapshot, when either has no mean (no offers then), when the
     start mean is 0, and for an empty or inverted period (end <= start).
+
+    Where the raw snapshots were pruned (pricing.retention), the hourly roll-ups stand in with
+    the first and last snapshot of each hour: exact when `start` and `end` are whole hours
+    (the figures of the same buckets, as the raw rows give them), otherwise the hour's first
+    snapshot stands for the ones in it that are gone.
     """
     if end <= start:
         return Value(None, output_field=FloatField())
     snapshots = ProductSnapshot.objects.filter(product=OuterRef("pk"))
     at_start = snapshots.filter(taken_at__lte=start).order_by("-taken_at", "-id")
-    first_inside = snapshots.filter(taken_at__gt=start, taken_at__lt=end).order_by("taken_at", "id")
     at_end = snapshots.filter(taken_at__lt=end).order_by("-taken_at", "-id")
+    hours = SnapshotRollup.objects.filter(product=OuterRef("pk"), span=RollupSpan.HOUR)
+    hour_at_start = _last_in_hours(
+        hours.filter(starts_at__lte=start, first_at__lte=start), last_at__lte=start
+    )
+    hour_at_end = _last_in_hours(hours.filter(starts_at__lt=end, first_at__lt=end), last_at__lt=end)
+    first_hour_inside = hours.filter(
+        starts_at__gte=span_start(RollupSpan.HOUR, start), first_at__gt=start, first_at__lt=end
+    ).order_by("starts_at")
     start_mean = Case(
-        # Exists tells "no snapshot before the period" from "a snapshot without a mean".
-        When(Exists(at_start), then=Subquery(at_start.values("mean_price")[:1])),
-        default=Subquery(first_inside.values("mean_price")[:1]),
+        # "Found" tells "no snapshot before the period" from "a snapshot without a mean". A raw
+        # snapshot found is the right one: pruning removes the oldest rows first.
+        When(_found(at_start), then=Subquery(at_start.values("mean_price")[:1])),
+        When(_found(hour_at_start), then=Subquery(hour_at_start.values("mean")[:1])),
+        # No snapshot at or before the start (the roll-ups hold the pruned ones too).
+        default=Subquery(first_hour_inside.values("first_mean")[:1]),
         output_field=FloatField(),
     )
-    return percentage_change(start_mean, Subquery(at_end.values("mean_price")[:1]))
+    end_mean = Case(
+        When(_found(at_end), then=Subquery(at_end.values("mean_price")[:1])),
+        default=Subquery(hour_at_end.values("mean")[:1]),
+        output_field=FloatField(),
+    )
+    return percentage_change(start_mean, end_mean)
+
+
+def _found(rows: QuerySet) -> IsNull:
+    """Whether `rows` (ordered) has a first row: its key, NOT NULL. Not EXISTS, which may scan
+    from the other end of the index, through the rows pruning has just deleted."""
+    return IsNull(Subquery(rows.values("pk")[:1]), False)
+
+
+def _last_in_hours(hours: QuerySet, **ended: datetime) -> QuerySet:
+    """The latest of `hours`, annotated with the mean of its last snapshot: its last one if
+    that passes `ended`, else its first (the one before the bound, when the hour is whole)."""
+    return hours.order_by("-starts_at").annotate(
+        mean=Case(
+            When(**ended, then=F("last_mean")),
+            default=F("first_mean"),
+            output_field=FloatField(),
+        )
+    )
 
 
 def price_change_many(

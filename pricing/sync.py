@@ -45,6 +45,7 @@ from pricing.models import (
     SyncRun,
 )
 from pricing.offers_client import OfferData, OffersAnswer, ProductNotRegistered, get_offers_client
+from pricing.rollups import rollups_add
 from pricing.statistics import offer_statistics
 from pricing.times import database_now
 from products.models import Product
@@ -415,7 +416,7 @@ def offers_store_many(
         )
         OfferObservation.objects.bulk_create(observations)
         # The snapshot's columns are the statistics' fields, one for one.
-        ProductSnapshot.objects.bulk_create(
+        snapshots = ProductSnapshot.objects.bulk_create(
             ProductSnapshot(
                 product_id=product_id,
                 taken_at=at,
@@ -423,6 +424,8 @@ def offers_store_many(
             )
             for product_id, (offers, at) in answers.items()
         )
+        # In this transaction: a roll-up can neither miss these rows nor count them twice.
+        rollups_add(snapshots=snapshots, observations=observations)
         ProductTracking.objects.filter(pk__in=product_ids).update(
             last_synced_at=_by_product(arrived, DateTimeField()),
             last_sync_error="",

@@ -15,6 +15,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from pricing import services
+from pricing.leases import lease
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,29 @@ def sync_run_task() -> None:
     # Products registered now are synced by their registration task, not by this run.
     for product_id in services.products_due_for_registration():
         register_product_task(product_id)
+
+
+# Held while pruning: a run that outlasts the next schedule is not joined by a second one.
+PRUNE_LEASE = "history-prune"
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def prune_history_task() -> None:
+    """Every ten minutes: delete raw history older than HISTORY_RAW_DAYS (pricing.retention),
+    at most HISTORY_PRUNE_MAX_ROWS rows a run, so a backlog goes in bounded steps."""
+    with lease(PRUNE_LEASE, seconds=600) as held:
+        if held is None:
+            logger.info("History pruning already in progress; skipping")
+            return
+        result = services.history_prune(now=timezone.now())
+    if result.snapshots or result.observations:
+        logger.info(
+            "Pruned %d snapshots and %d observations older than %s%s",
+            result.snapshots,
+            result.observations,
+            result.horizon,
+            "" if result.done else " (more left for the next run)",
+        )
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -356,6 +356,13 @@ OFFERS_MAX_OFFERS = env.int("OFFERS_MAX_OFFERS", default=1000)
 OFFERS_SYNC_BATCH_SIZE = env.int("OFFERS_SYNC_BATCH_SIZE", default=100)
 OFFERS_SYNC_CONCURRENCY = env.int("OFFERS_SYNC_CONCURRENCY", default=16)
 PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="CZK")
+# History retention (pricing.retention): raw minute snapshots and offer observations are kept
+# HISTORY_RAW_DAYS days (0: for ever); the hourly and daily roll-ups for ever. A periodic task
+# deletes older raw rows, HISTORY_PRUNE_CHUNK per transaction and at most HISTORY_PRUNE_MAX_ROWS
+# per run, so that it never holds the sync up for long.
+HISTORY_RAW_DAYS = env.int("HISTORY_RAW_DAYS", default=30)
+HISTORY_PRUNE_CHUNK = env.int("HISTORY_PRUNE_CHUNK", default=5000)
+HISTORY_PRUNE_MAX_ROWS = env.int("HISTORY_PRUNE_MAX_ROWS", default=500_000)
 
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

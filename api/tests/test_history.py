@@ -103,6 +103,29 @@ def test_an_interval_that_does_not_fit_is_refused_naming_one_that_does(
     assert body["interval"] in ("5min", "15min")
 
 
+def test_minutes_beyond_the_raw_window_are_refused_hours_answered(
+    api, make_product, minute_history, settings
+):
+    from pricing.services import history_prune
+
+    settings.HISTORY_RAW_DAYS = 2
+    product = make_product("Old", [(100, 10)])
+    start = timezone.now() - timedelta(days=5)
+    minute_history(product, start=start, count=4 * 24 * 60)
+    history_prune(now=timezone.now())
+    old = {
+        "from": (start + timedelta(hours=1)).isoformat(),
+        "to": (start + timedelta(hours=4)).isoformat(),
+    }
+    response = api.get(history(product), {**old, "interval": "minute"})
+    assert response.status_code == 400
+    assert errors(response) == {"interval": "interval_too_fine"}
+    assert "2 days of minute history" in response.json()["errors"][0]["detail"]
+    body = api.get(history(product), old).json()
+    # Three hours from a time within a minute: two whole hours are left of it, by the hour.
+    assert body["interval"] == "hour" and len(body["points"]) == 2
+
+
 @pytest.mark.parametrize(
     ("params", "attr", "code"),
     [

@@ -89,6 +89,7 @@ from pricing import services
 from pricing.models import ProductSnapshot, ProductTracking, RegistrationState, SyncRun
 from pricing.sync import SYNC_LEASE_SECONDS
 from pricing.tasks import sync_run_task
+from pricing.tests.history import rollup_differences
 from products.services import product_create
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -583,6 +584,8 @@ class _Matrix:
             self.problems.append(f"enqueuing runs failed: {self.driver.error!r}")
         self.problems.extend(self.consumers.crashed())
         rows = self._check()
+        # Through every fault, the roll-ups the syncs kept are those of the rows they stored.
+        self.problems.extend(rollup_differences()[:20])
         return MatrixReport(
             config=config,
             rows=rows,

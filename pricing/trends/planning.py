@@ -13,21 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import (
-    Count,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
-    Max,
-    Min,
-    QuerySet,
-    Sum,
-    Value,
-)
+from django.conf import settings
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Value
 from django.db.models.functions import Greatest, Least
 
-from pricing.models import Offer, ProductSnapshot
+from pricing.models import Offer
 from pricing.trends.buckets import FINEST_FIRST, Bucket, BucketGrid
+from pricing.trends.sources import history_pieces, snapshot_counts
 from products.models import Product
 
 # The most values one trend may carry (what a chart plots), whatever the history's length.
@@ -73,6 +65,18 @@ class TrendTooLarge(ValueError):
         super().__init__(message)
 
 
+class TrendTooFine(ValueError):
+    """The bucket asked for is finer than the history keeps for this period: raw minute
+    history is kept HISTORY_RAW_DAYS days (pricing.retention), hours and days for ever."""
+
+    def __init__(self, *, bucket: Bucket, finest: Bucket) -> None:
+        self.bucket, self.finest = bucket, finest
+        super().__init__(
+            f"This period reaches back beyond the {settings.HISTORY_RAW_DAYS} days of minute "
+            f"history kept: ask for {finest.value} buckets or coarser (or auto)."
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class SeenOffer:
     pk: int
@@ -104,19 +108,19 @@ class TrendPlan:
     truncated: bool
 
 
-def snapshots_in(product: Product, start: datetime, end: datetime) -> QuerySet:
-    return ProductSnapshot.objects.filter(product=product, taken_at__gte=start, taken_at__lt=end)
-
-
 def history_facts(
-    product: Product, start: datetime, end: datetime, *, include_offers: bool
+    product: Product,
+    start: datetime,
+    end: datetime,
+    *,
+    include_offers: bool,
+    horizon: datetime | None,
 ) -> HistoryFacts:
-    """Two queries at most: the snapshots' count and bounds, and the offers seen."""
-    facts = snapshots_in(product, start, end).aggregate(
-        n=Count("id"), first=Min("taken_at"), last=Max("taken_at"), offers=Sum("offer_count")
-    )
+    """Two queries at most: the snapshots' count and bounds (from the raw rows and roll-ups,
+    sources.history_pieces), and the offers seen."""
+    counts = snapshot_counts(product, history_pieces(start, end, grid=None, horizon=horizon))
     offers: list[SeenOffer] = []
-    if include_offers and facts["n"]:
+    if include_offers and counts.snapshots:
         presence = ExpressionWrapper(
             Least("last_seen_at", Value(end, output_field=DateTimeField()))
             - Greatest("first_seen_at", Value(start, output_field=DateTimeField())),
@@ -130,7 +134,7 @@ def history_facts(
             .values_list("pk", "offer_id", "first_seen_at", "last_seen_at")[: MAX_TREND_VALUES + 1]
         )
         offers = [SeenOffer(*row) for row in rows]
-    return HistoryFacts(facts["n"], facts["first"], facts["last"], facts["offers"] or 0, offers)
+    return HistoryFacts(counts.snapshots, counts.first, counts.last, counts.offer_count_sum, offers)
 
 
 def may_drop_offer_lines(bucket: Bucket) -> bool:
@@ -193,10 +197,13 @@ def plan_trend(
     *,
     include_offers: bool,
     coarser_than: Bucket | None = None,
+    finest: Bucket = Bucket.RAW,
 ) -> TrendPlan:
     """Choose the bucket (and for AUTO, which per-offer lines) from the estimates.
 
     `coarser_than`: a bucket whose estimate proved too low; AUTO then looks only coarser.
+    `finest`: the finest bucket the history has (hours before the raw history's horizon);
+    TrendTooFine for an explicit bucket finer than it.
     Raises TrendTooLarge for an explicit bucket that does not fit, and for AUTO when not even
     the product series fits in month buckets.
     """
@@ -205,9 +212,11 @@ def plan_trend(
     too_many = include_offers and history.too_many_offers
     estimates = {b: _estimate(grids[b], history, include_offers=include_offers) for b in grids}
     fits = {b: not too_many and estimates[b] <= MAX_TREND_VALUES for b in grids}
-    allowed = FINEST_FIRST
+    if bucket is not Bucket.AUTO and FINEST_FIRST.index(bucket) < FINEST_FIRST.index(finest):
+        raise TrendTooFine(bucket=bucket, finest=finest)
+    allowed = FINEST_FIRST[FINEST_FIRST.index(finest) :]
     if coarser_than is not None:
-        allowed = FINEST_FIRST[FINEST_FIRST.index(coarser_than) + 1 :]
+        allowed = allowed[allowed.index(coarser_than) + 1 :]
     # Never coarser than the finest bucket from days on that holds the product series: weeks
     # and months are for long histories, not for drawing more per-offer lines.
     floor = next(

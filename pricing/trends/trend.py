@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, F, Max, Min, OuterRef, Subquery, Window
-from django.db.models.functions import RowNumber
+from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
-from pricing.models import Offer, OfferObservation
+from pricing.models import ObservationRollup, Offer, OfferObservation, RollupSpan
+from pricing.retention import raw_history_since
 from pricing.statistics import price_change_many
 from pricing.status import stale_after
 from pricing.times import utc
@@ -30,7 +31,13 @@ from pricing.trends.planning import (
     keep_offer_lines,
     may_drop_offer_lines,
     plan_trend,
-    snapshots_in,
+)
+from pricing.trends.sources import (
+    bucket_sums,
+    each_snapshot,
+    finest_bucket,
+    history_pieces,
+    last_prices,
 )
 from products.models import Product
 
@@ -106,47 +113,32 @@ class Trend:
 
 
 def _product_points(
-    product: Product, grid: BucketGrid, start: datetime, end: datetime, tz: ZoneInfo
+    product: Product,
+    grid: BucketGrid,
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    horizon: datetime | None,
 ) -> tuple[list[TrendPoint], list[datetime]]:
     """The product series and the database's bucket times (for matching the offers' keys)."""
-    snapshots = snapshots_in(product, start, end)
     if grid.bucket is Bucket.RAW:
-        rows = snapshots.order_by("taken_at", "id").values_list(
-            "taken_at",
-            "mean_price",
-            "weighted_mean_price",
-            "min_price",
-            "max_price",
-            "offer_count",
-            "total_stock",
-        )
+        rows = each_snapshot(product, start, end)
     else:
-        rows = (
-            snapshots.annotate(at=grid.expression("taken_at"))
-            .values("at")
-            .annotate(
-                mean=Avg("mean_price"),
-                weighted=Avg("weighted_mean_price"),
-                low=Min("min_price"),
-                high=Max("max_price"),
-                offers=Avg("offer_count"),
-                stock=Avg("total_stock"),
-            )
-            .order_by("at")
-            .values_list("at", "mean", "weighted", "low", "high", "offers", "stock")
-        )
+        rows = bucket_sums(product, grid, history_pieces(start, end, grid=grid, horizon=horizon))
     points, times = [], []
-    for at, mean, weighted, low, high, offers, stock in rows:
+    for at, sums in rows:
         times.append(at)
         points.append(
             TrendPoint(
                 at=at.astimezone(tz),
-                mean=mean,
-                weighted_mean=weighted,
-                min=low,
-                max=high,
-                offer_count=round(offers),
-                total_stock=round(stock),
+                mean=sums.mean_sum / sums.mean_count if sums.mean_count else None,
+                weighted_mean=sums.weighted_mean_sum / sums.weighted_mean_count
+                if sums.weighted_mean_count
+                else None,
+                min=sums.min_price,
+                max=sums.max_price,
+                offer_count=round(sums.offer_count_sum / sums.snapshots),
+                total_stock=round(sums.total_stock_sum / sums.snapshots),
             )
         )
     return points, times
@@ -159,12 +151,14 @@ def _offer_series(
     start: datetime,
     end: datetime,
     tz: ZoneInfo,
+    horizon: datetime | None,
 ) -> list[OfferSeries]:
     """Each planned offer's price at the product's bucket times, carried forward (two queries).
 
-    The database gives the last observation per (offer, bucket) within the period, and the last
-    price before the period of the offers that carry one into it; Python only walks those
-    already-bucketed rows forward over the bucket times.
+    The database gives the last observation per (offer, bucket) within the period (from the
+    raw rows and roll-ups, sources.last_prices), and the last price before the period of the
+    offers that carry one into it; Python only walks those already-bucketed rows forward over
+    the bucket times.
     """
     if not plan.offers or not times:
         return []
@@ -178,33 +172,30 @@ def _offer_series(
             .order_by("-observed_at", "-id")
             .values("price")[:1]
         )
+        # Pruned (before the raw history's horizon): the last hour that ended before the start.
+        hour_before = (
+            ObservationRollup.objects.filter(
+                offer=OuterRef("pk"), span=RollupSpan.HOUR, starts_at__lt=start, last_at__lt=start
+            )
+            .order_by("-starts_at")
+            .values("price")[:1]
+        )
         carry = {
             pk: price
             for pk, price in Offer.objects.filter(pk__in=carried_in)
             .order_by()
-            .annotate(price_before=Subquery(before))
+            .annotate(price_before=Coalesce(Subquery(before), Subquery(hour_before)))
             .values_list("pk", "price_before")
             if price is not None
         }
-    observations = OfferObservation.objects.filter(
-        product=product, observed_at__gte=start, observed_at__lt=end
-    )
-    if plan.truncated:
-        observations = observations.filter(offer_id__in=list(offers))
-    last_in_bucket = (
-        observations.annotate(
-            at=grid.expression("observed_at"),
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("offer_id"), grid.expression("observed_at")],
-                order_by=[F("observed_at").desc(), F("id").desc()],
-            ),
-        )
-        .filter(rank=1)
-        .values_list("offer_id", "at", "price")
+    last_in_bucket = last_prices(
+        product,
+        grid,
+        history_pieces(start, end, grid=grid, horizon=horizon),
+        list(offers) if plan.truncated else None,
     )
     changes: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for pk, at, price in last_in_bucket:
+    for (pk, at), price in last_in_bucket.items():
         if pk in offers:
             changes[pk].append((grid.wall(at), price))
     keys = [grid.wall(t) for t in times]
@@ -256,14 +247,23 @@ def price_trend(
     points that fit and sets offers_truncated. Month buckets hold a century of history, so
     AUTO draws any real history. An explicit bucket that does not fit raises TrendTooLarge (a
     ValueError) saying which one would. An empty period gives no points and change None.
-    Raises ValueError for naive datetimes or end <= start. At most six queries whatever the
-    size of the history (more only if an estimate ever came out too low).
+    Raises ValueError for naive datetimes or end <= start.
+
+    Sources: buckets of an hour or more read the roll-ups for the whole hours and days of the
+    period and the raw rows only for its edges (sources.py), so a year costs about what a month
+    does. Before the raw history's horizon (pricing.retention) only hours and days are left:
+    AUTO starts from hour buckets there, and an explicit finer bucket raises TrendTooFine (a
+    ValueError). At most seven queries whatever the size of the history (more only if an
+    estimate ever came out too low).
     """
     start_utc, end_utc = utc(start, "start"), utc(end, "end")
     if end_utc <= start_utc:
         raise ValueError(f"end ({end}) must be after start ({start})")
     bucket = Bucket(bucket)
-    history = history_facts(product, start_utc, end_utc, include_offers=include_offers)
+    horizon = raw_history_since()
+    history = history_facts(
+        product, start_utc, end_utc, include_offers=include_offers, horizon=horizon
+    )
     change = price_change_many(product_ids=[product.pk], start=start_utc, end=end_utc)[product.pk]
     coarser_than: Bucket | None = None
     while True:
@@ -275,15 +275,16 @@ def price_trend(
             end_utc,
             include_offers=include_offers,
             coarser_than=coarser_than,
+            finest=finest_bucket(start_utc, horizon),
         )
-        points, times = _product_points(product, plan.grid, start_utc, end_utc, tz)
+        points, times = _product_points(product, plan.grid, start_utc, end_utc, tz, horizon)
         trend = Trend(
             start=start_utc.astimezone(tz),
             end=end_utc.astimezone(tz),
             bucket=plan.grid.bucket,
             tz=tz,
             points=points,
-            offers=_offer_series(product, plan, times, start_utc, end_utc, tz),
+            offers=_offer_series(product, plan, times, start_utc, end_utc, tz, horizon),
             change=change,
             offers_truncated=plan.truncated,
         )

@@ -1,0 +1,215 @@
+"""Roll-ups and retention: what the sync keeps equals what the raw rows give, trends read from
+roll-ups equal trends read from raw rows bucket for bucket, and pruning changes no figure a
+whole-hour period shows."""
+
+import random
+import uuid
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pricing.models import (
+    OfferObservation,
+    ProductSnapshot,
+    RawHistoryHorizon,
+)
+from pricing.offers_client import OfferData
+from pricing.retention import history_prune
+from pricing.selectors import (
+    Bucket,
+    TrendTooFine,
+    current_offers,
+    history_start,
+    price_change_many,
+    price_trend,
+    product_stats,
+)
+from pricing.services import offers_store_many
+from pricing.tests.history import PRAGUE, T0, H, M, rollup_differences, rollup_state
+from pricing.trends import sources
+from products.services import product_create
+
+KOLKATA = ZoneInfo("Asia/Kolkata")  # +05:30: hours are not its buckets' boundaries
+ZONES = (ZoneInfo("UTC"), PRAGUE, KOLKATA)
+
+
+def sync_history(products, *, start, days, every=10 * M, seed=7):
+    """Store answers the way the sync does, `every` apart over `days`: random walks of a few
+    offers per product, with offers leaving and coming back, an answer without offers, one
+    whose stock is all zero, and an outage of five hours."""
+    rng = random.Random(seed)
+    offers = {p.pk: {uuid.uuid4(): rng.randint(100, 900) for _ in range(4)} for p in products}
+    at, end = start + 3 * M, start + timedelta(days=days)
+    step = 0
+    while at < end:
+        answers = {}
+        for product in products:
+            current = offers[product.pk]
+            for offer_id in current:
+                current[offer_id] = max(1, current[offer_id] + rng.randint(-9, 9))
+            shown = [oid for oid in current if rng.random() > 0.15]
+            if step == 40:
+                shown = []  # no offers: every figure but the counts undefined
+            stock = 0 if step == 41 else None  # no stock: no weighted mean
+            answers[product.pk] = (
+                [
+                    OfferData(oid, current[oid], rng.randint(0, 5) if stock is None else 0)
+                    for oid in shown
+                ],
+                at,
+            )
+        offers_store_many(answers)
+        step += 1
+        at += every + rng.randint(0, 50) * timedelta(seconds=1)
+        if step == 100:
+            at += 5 * H
+    return end
+
+
+@pytest.fixture
+def two_products(user):
+    return [product_create(owner=user, name=f"Grinder {i}") for i in range(2)]
+
+
+@pytest.mark.django_db
+def test_the_rollups_the_sync_keeps_are_those_of_its_raw_rows(two_products):
+    sync_history(two_products, start=T0, days=2, every=20 * M)
+    snapshots, observations = rollup_state()
+    assert {span for _, span, _ in snapshots} == {"hour", "day"}
+    assert len(observations) > 100
+    # Every snapshot is counted once in its hour and once in its day.
+    for span in ("hour", "day"):
+        counted = sum(s.snapshots for (_, sp, _), s in snapshots.items() if sp == span)
+        assert counted == ProductSnapshot.objects.count()
+    assert rollup_differences() == []
+
+
+def raw_only(monkeypatch):
+    """Make the trend engine read every piece of a period from the raw rows."""
+
+    def pieces(start, end, *, grid, horizon):
+        return [sources.Piece(sources.Source.RAW, start, end)]
+
+    monkeypatch.setattr("pricing.trends.trend.history_pieces", pieces)
+    monkeypatch.setattr("pricing.trends.planning.history_pieces", pieces)
+
+
+def assert_same_trend(rolled, raw):
+    assert rolled.bucket == raw.bucket
+    assert [p.at for p in rolled.points] == [p.at for p in raw.points]
+    for a, b in zip(rolled.points, raw.points, strict=True):
+        assert (a.min, a.max, a.offer_count, a.total_stock) == (
+            b.min,
+            b.max,
+            b.offer_count,
+            b.total_stock,
+        )
+        for name in ("mean", "weighted_mean"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert (x is None) == (y is None) and (x is None or x == pytest.approx(y, rel=1e-12))
+    assert rolled.offers == raw.offers
+    assert rolled.change == raw.change
+
+
+@pytest.mark.django_db
+def test_a_trend_from_rollups_is_the_trend_from_raw_rows(two_products, monkeypatch):
+    product = two_products[0]
+    end = sync_history(two_products, start=T0, days=9, every=30 * M)
+    periods = [
+        (T0, end),  # whole days
+        (T0 + 17 * M, end - 3 * H - 7 * M),  # minutes at both edges
+        (T0 + timedelta(days=2, hours=5), T0 + timedelta(days=6, hours=1)),  # whole hours
+    ]
+    cases = [
+        (tz, bucket, start, end)
+        for tz in ZONES
+        for bucket in (Bucket.HOUR, Bucket.SIX_HOURS, Bucket.DAY, Bucket.WEEK)
+        for start, end in periods
+    ]
+    rolled = [
+        price_trend(product=product, start=s, end=e, tz=tz, bucket=bucket)
+        for tz, bucket, s, e in cases
+    ]
+    used = {
+        (tz.key, bucket, piece.source)
+        for tz, bucket, s, e in cases
+        for piece in sources.history_pieces(
+            s, e, grid=sources.BucketGrid.of(bucket, tz, s, e), horizon=None
+        )
+    }
+    # Hours serve every bucket from an hour on in whole-hour zones, days from a day on in UTC;
+    # a half-hour zone's buckets cut hours in two: raw rows only, until they are pruned.
+    assert {("Europe/Prague", b, sources.Source.HOUR) for b in (Bucket.HOUR, Bucket.WEEK)} <= used
+    assert ("UTC", Bucket.DAY, sources.Source.DAY) in used
+    assert not any(
+        source is not sources.Source.RAW for key, _, source in used if key == KOLKATA.key
+    )
+    raw_only(monkeypatch)
+    for (tz, bucket, s, e), trend in zip(cases, rolled, strict=True):
+        raw = price_trend(product=product, start=s, end=e, tz=tz, bucket=bucket)
+        assert raw.points and raw.offers
+        assert_same_trend(trend, raw)
+
+
+@pytest.mark.django_db
+def test_pruning_keeps_every_whole_hour_figure_and_bounds_each_step(two_products, settings):
+    settings.HISTORY_RAW_DAYS = 3
+    settings.HISTORY_PRUNE_CHUNK = 40
+    product = two_products[0]
+    end = sync_history(two_products, start=T0, days=6, every=20 * M)
+    now = end + 5 * M
+    day_trend = dict(start=T0, end=end, tz=ZoneInfo("UTC"), bucket=Bucket.DAY)
+    hour_trend = dict(start=T0 + 2 * H, end=T0 + timedelta(days=2), tz=PRAGUE, bucket=Bucket.HOUR)
+    changes = dict(product_ids=[p.pk for p in two_products], start=T0 + 5 * H, end=end - 2 * H)
+    before = {
+        "day": price_trend(product=product, **day_trend),
+        "hour": price_trend(product=product, **hour_trend),
+        "change": price_change_many(**changes),
+        "start": history_start(product=product),
+        "stats": product_stats(product=product),
+        "offers": current_offers(product=product),
+    }
+    assert before["change"][product.pk] is not None
+    raw_counts = ProductSnapshot.objects.count(), OfferObservation.objects.count()
+
+    steps = []
+    while not steps or not steps[-1].done:
+        steps.append(history_prune(now=now, max_rows=150))
+    assert len(steps) > 2 and all(s.snapshots + s.observations <= 150 for s in steps)
+    horizon = (now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert RawHistoryHorizon.objects.get().raw_since == horizon == steps[-1].horizon
+    assert not ProductSnapshot.objects.filter(taken_at__lt=horizon).exists()
+    assert ProductSnapshot.objects.count() < raw_counts[0]
+    assert OfferObservation.objects.count() < raw_counts[1]
+
+    assert_same_trend(price_trend(product=product, **day_trend), before["day"])
+    assert_same_trend(price_trend(product=product, **hour_trend), before["hour"])
+    assert price_change_many(**changes) == before["change"]
+    assert history_start(product=product) == before["start"]
+    assert product_stats(product=product) == before["stats"]
+    assert current_offers(product=product) == before["offers"]
+    # Minutes are gone before the horizon: hours at the finest.
+    with pytest.raises(TrendTooFine, match="hour buckets or coarser"):
+        price_trend(product=product, start=T0, end=T0 + 2 * H, tz=PRAGUE, bucket=Bucket.MINUTE)
+    auto = price_trend(product=product, start=T0 + 2 * H, end=T0 + 5 * H, tz=PRAGUE)
+    assert auto.bucket == Bucket.HOUR and len(auto.points) == 3
+    # A second pruning finds nothing left; the sync goes on adding to the roll-ups.
+    assert history_prune(now=now).snapshots == 0
+    offers_store_many({product.pk: ([OfferData(uuid.uuid4(), 500, 2)], now)})
+    assert price_trend(product=product, **{**day_trend, "end": now + M}).points[-1].min == 500
+
+
+@pytest.mark.django_db
+def test_a_product_long_unsynced_keeps_its_latest_figures_and_offers(two_products, settings):
+    settings.HISTORY_RAW_DAYS = 1
+    product = two_products[0]
+    end = sync_history(two_products, start=T0, days=1, every=30 * M)
+    stats, offers = product_stats(product=product), current_offers(product=product)
+    assert any(not offer.is_new for offer in offers)
+    history_prune(now=end + timedelta(days=40))
+    assert ProductSnapshot.objects.filter(product=product).count() == 1
+    assert product_stats(product=product) == stats
+    assert current_offers(product=product) == offers
+    later = T0.astimezone(UTC) + timedelta(days=30)
+    assert price_trend(product=product, start=T0, end=later, tz=PRAGUE).points
