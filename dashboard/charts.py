@@ -6,10 +6,14 @@ A builder returns a plain JSON-able dict ({"data": [...], "layout": {...}}) for 
 Two facts about plotly.js (the copy we serve, checked in its source) shape this module:
 
 - It ignores the UTC offset of a date string and plots the wall-clock time written in it. Times
-  are therefore sent as naive ISO strings of the local wall-clock time in the trend's zone, so
+  are therefore drawn as naive ISO strings of the local wall-clock time in the trend's zone, so
   the chart shows the user's time whatever the browser's zone.
 - It renders a subset of HTML in titles, legend names and hover labels, and `%{...}` templates in
   several of them. User text goes through `plotly_text` first.
+
+The price trend travels compact (see price_trend_figure): its lines share one array of times,
+sent as numbers, and charts.js expands it into ordinary plotly traces before drawing. A month
+of hourly points as four lines of ISO strings was most of a 120 KB page.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -92,60 +97,65 @@ def price_trend_figure(
     currency: str,
     show_offers: bool,
 ) -> dict[str, Any]:
-    """A plotly figure of the trend as a JSON-able dict: {"data": [...], "layout": {...}}.
+    """A plotly figure of the trend as a JSON-able dict, in a compact form that
+    static/js/charts.js expands into ordinary plotly traces before it draws them.
 
-    Traces, in order: "Min–max", the band (see _band: the max forward then the min backward
-    over each run of buckets with both, runs separated by None, customdata (min, max) per
-    vertex); "Mean" and "Weighted mean" (one value per trend point, None where undefined,
-    drawn as a gap); then, when show_offers, one step line per offer of trend.offers in the
-    trend's order, hover-named offer_label(offer_id), one value per offer point. So the figure
-    never holds more values than trend.value_count, besides the None that breaks every line
-    after an outage (see _outages: the history has no bucket for them, and a line drawn
-    across would show prices nobody saw). x values are naive ISO strings of the wall-clock
-    time in trend.tz; the x axis spans the period (from just before younger history, see
-    _axis_start) and 1 % more. No points: no traces, and a note. User text (product name,
-    currency) goes through plotly_text.
+    {"data": [...], "layout": {...}, "times": {...}}. "times" holds every time a line is drawn
+    at, oldest first, as the naive wall-clock time in trend.tz in integer microseconds since
+    1970-01-01T00:00: "start" is the first, each next one the previous plus "unit" × its entry
+    of "steps" (charts.js gives plotly each as the naive ISO string isoformat() writes); and
+    "breaks", the indices of the times that follow an outage (see _outages: the history has no
+    bucket for it, and a line drawn across would show prices nobody saw): every line is broken
+    (a None) before them. No points: no traces, no "times", and a note.
+
+    Traces, in order: plotly scatters without x and y, each with "at", its times as runs of
+    [first index, count], oldest first:
+    - "Min–max" with "low" and "high", one per time, None where undefined: drawn as one
+      polygon per run of times with both figures and no outage between them (see _band);
+    - "Mean" and "Weighted mean" with "y", one per trend point, None where undefined (a gap);
+    - when show_offers, one step line per offer of trend.offers in the trend's order,
+      hover-named offer_label(offer_id), with "y", one per offer point.
+    A line's "dots" are the positions in its "y" of the values with no neighbour on the line:
+    they get a marker (the trace's marker size; charts.js gives the other points size 0).
+
+    Means are rounded to cents as the hover (",.2f") rounds them, whole prices are ints. The
+    figure holds at most trend.value_count values in its "y", "low" and "high" (breaks are
+    indices, not values); expanded, no more besides one None per outage and line. The x axis
+    spans the period (from just before younger history, see _axis_start) and 1 % more. User
+    text (product name, currency) goes through plotly_text.
     """
-    tz = trend.tz
     unit = plotly_text(currency)
     price = _money("y", unit)
-    after_outage = _outages(trend)
-    data: list[go.Scatter] = []
-    if trend.points:
-        at = [point.at for point in trend.points]
-        x = _broken([_wall_time(moment, tz) for moment in at], at, after_outage)
-        data += [
-            _band(x, _broken(trend.points, at, after_outage), unit=unit),
-            _product_line(
-                x,
-                _broken([_finite(point.mean) for point in trend.points], at, after_outage),
-                name="Mean",
-                hover=f"Mean: {price}",
-                line={"color": MEAN_COLOUR, "width": 2.5},
-            ),
-            _product_line(
-                x,
-                _broken([_finite(point.weighted_mean) for point in trend.points], at, after_outage),
-                name="Weighted mean",  # short enough for a two-column legend on a phone
-                hover=f"Stock-weighted mean: {price}",
-                line={"color": WEIGHTED_COLOUR, "width": 2, "dash": "dash"},
-            ),
-        ]
     # Offers without product points cannot happen with price_trend; drawn alone they would
     # contradict the "no history" note.
     shown = show_offers and bool(trend.points)
     offers = [offer for offer in trend.offers if offer.points] if shown else []
     listed = len(offers) <= LEGEND_OFFERS_MAX
-    data += [
-        _offer_line(
-            offer,
-            index,
-            count=len(offers),
-            listed=listed,
-            price=price,
-            tz=tz,
-            after_outage=after_outage,
-        )
+    times = _SharedTimes.of(trend, offers)
+    traces: list[tuple[go.Scatter, dict[str, Any]]] = []
+    if trend.points:
+        at = [point.at for point in trend.points]
+        traces += [
+            _band(times, at, trend.points, unit=unit),
+            _product_line(
+                times,
+                at,
+                [point.mean for point in trend.points],
+                name="Mean",
+                hover=f"Mean: {price}",
+                line={"color": MEAN_COLOUR, "width": 2.5},
+            ),
+            _product_line(
+                times,
+                at,
+                [point.weighted_mean for point in trend.points],
+                name="Weighted mean",  # short enough for a two-column legend on a phone
+                hover=f"Stock-weighted mean: {price}",
+                line={"color": WEIGHTED_COLOUR, "width": 2, "dash": "dash"},
+            ),
+        ]
+    traces += [
+        _offer_line(times, offer, index, count=len(offers), listed=listed, price=price)
         for index, offer in enumerate(offers)
     ]
     layout = _layout(
@@ -158,29 +168,81 @@ def price_trend_figure(
         offers_listed=listed,
         offers_truncated=show_offers and trend.offers_truncated,
     )
-    figure = go.Figure(data=data, layout=layout)
-    return _json_safe(figure.to_plotly_json())
+    figure = go.Figure(data=[scatter for scatter, _ in traces], layout=layout).to_plotly_json()
+    for drawn, (_, compact) in zip(figure["data"], traces, strict=True):
+        drawn.update(compact)
+    if traces:
+        figure["times"] = times.to_json()
+    return _json_safe(figure)
+
+
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedTimes:
+    """The times the lines of a figure are drawn at, as indices: `index` maps each instant
+    (UTC) to its place, oldest first; `walls` are their wall-clock microseconds in the trend's
+    zone; `breaks` the indices of the times that follow an outage."""
+
+    index: dict[datetime, int]
+    walls: list[int]
+    breaks: frozenset[int]
+
+    @classmethod
+    def of(cls, trend: Trend, offers: Sequence[OfferSeries]) -> _SharedTimes:
+        # Each offer's points are at the product's bucket times; the union only matters for
+        # a Trend built by hand. In UTC: the repeated hour when summer time ends has two
+        # instants with one wall-clock time, which aware datetimes of one zone compare equal.
+        instants = {_instant(point.at) for point in trend.points}
+        instants.update(_instant(at) for offer in offers for at, _ in offer.points)
+        index = {moment: i for i, moment in enumerate(sorted(instants))}
+        return cls(
+            index=index,
+            walls=[_wall_microseconds(moment, trend.tz) for moment in index],
+            breaks=frozenset(index[moment] for moment in _outages(trend)),
+        )
+
+    def positions(self, moments: Sequence[datetime]) -> list[int]:
+        return [self.index[_instant(moment)] for moment in moments]
+
+    def runs(self, moments: Sequence[datetime]) -> list[list[int]]:
+        """The indices of `moments`, in their order, as [first, count] runs of consecutive
+        indices (one run for a line without a missing time)."""
+        runs: list[list[int]] = []
+        for position in self.positions(moments):
+            if runs and runs[-1][0] + runs[-1][1] == position:
+                runs[-1][1] += 1
+            else:
+                runs.append([position, 1])
+        return runs
+
+    def broken_before(self, moments: Sequence[datetime]) -> list[bool]:
+        """Per moment of a line: whether the line breaks before it (an outage, not at its
+        first point)."""
+        return [k > 0 and p in self.breaks for k, p in enumerate(self.positions(moments))]
+
+    def to_json(self) -> dict[str, Any]:
+        steps = [later - earlier for earlier, later in itertools.pairwise(self.walls)]
+        # Bucket times are whole minutes, hours or days apart: steps of 1 in such a unit.
+        unit = math.gcd(*steps) or 1
+        return {
+            "start": self.walls[0],
+            "unit": unit,
+            "steps": [step // unit for step in steps],
+            "breaks": sorted(self.breaks),
+        }
 
 
 def _outages(trend: Trend) -> frozenset[datetime]:
-    """The bucket times that follow an outage (further from the previous one than
+    """The bucket times (UTC) that follow an outage (further from the previous one than
     trend.outage_gap)."""
     # In UTC: aware datetimes sharing a zone subtract as wall-clock times.
-    times = [point.at.astimezone(UTC) for point in trend.points]
+    times = [_instant(point.at) for point in trend.points]
     return frozenset(
         later for earlier, later in itertools.pairwise(times) if later - earlier > trend.outage_gap
     )
-
-
-def _broken[T](values: Sequence[T], times: Sequence[datetime], after: frozenset) -> list[T | None]:
-    """`values` (one per time) with a None before each value whose time is in `after`: plotly
-    ends a line at None (connectgaps=False)."""
-    broken: list[T | None] = []
-    for value, moment in zip(values, times, strict=True):
-        if moment in after and broken:
-            broken.append(None)
-        broken.append(value)
-    return broken
 
 
 def _money(variable: str, unit: str) -> str:
@@ -188,39 +250,19 @@ def _money(variable: str, unit: str) -> str:
     return f"%{{{variable}:,.2f}} {unit}"
 
 
-def _band(x: list[str | None], points: Sequence[TrendPoint | None], *, unit: str) -> go.Scatter:
-    """The min–max band as one closed shape per run of buckets that have both figures (a None
-    point, an outage, also ends a run).
+def _band(
+    times: _SharedTimes, at: Sequence[datetime], points: Sequence[TrendPoint], *, unit: str
+) -> tuple[go.Scatter, dict[str, Any]]:
+    """The min–max band: charts.js draws it as one closed shape per run of buckets that have
+    both figures (an outage also ends a run).
 
     plotly's fill="tonexty" between a min and a max line pairs the wrong pieces once either
     line has a gap (the fill crosses the chart), so each run is drawn as a polygon instead:
     max forward, min backward, runs separated by None. That is two values per bucket, as two
-    lines would be; customdata carries (min, max) for the hover.
+    lines would be; customdata carries (min, max) for the hover. Sent as "low" and "high",
+    one per bucket, so the times are not sent twice.
     """
-    runs: list[list[int]] = [[]]
-    for index, point in enumerate(points):
-        if point is None or _finite(point.min) is None or _finite(point.max) is None:
-            if runs[-1]:
-                runs.append([])
-        else:
-            runs[-1].append(index)
-    xs: list[str | None] = []
-    ys: list[int | None] = []
-    figures: list[tuple[int | None, int | None]] = []
-    for run in filter(None, runs):
-        if xs:
-            xs.append(None)
-            ys.append(None)
-            figures.append((None, None))
-        for index in [*run, *reversed(run)]:
-            xs.append(x[index])
-            figures.append((points[index].min, points[index].max))
-        ys += [points[index].max for index in run]
-        ys += [points[index].min for index in reversed(run)]
-    return go.Scatter(
-        x=xs,
-        y=ys,
-        customdata=figures,
+    scatter = go.Scatter(
         name="Min–max",
         legendgroup="range",
         mode="lines",
@@ -234,43 +276,55 @@ def _band(x: list[str | None], points: Sequence[TrendPoint | None], *, unit: str
             f"Min–max: %{{customdata[0]:,.2f}} – {_money('customdata[1]', unit)}<extra></extra>"
         ),
     )
+    return scatter, {
+        "at": times.runs(at),
+        "low": [_price(point.min) for point in points],
+        "high": [_price(point.max) for point in points],
+    }
+
+
+def _line(
+    times: _SharedTimes, at: Sequence[datetime], values: Sequence[float | int | None], **style: Any
+) -> tuple[go.Scatter, dict[str, Any]]:
+    y = [_price(value) for value in values]
+    # A value between two gaps has no segment to draw: give it a dot, and only it.
+    dots = _dots(y, times.broken_before(at))
+    scatter = go.Scatter(
+        mode="lines+markers" if dots else "lines",
+        marker={"size": ISOLATED_MARKER_SIZE} if dots else None,
+        connectgaps=False,
+        **style,
+    )
+    return scatter, {"at": times.runs(at), "y": y} | ({"dots": dots} if dots else {})
 
 
 def _product_line(
-    x: list[str | None], y: Sequence[float | int | None], *, name: str, hover: str, **style: Any
-) -> go.Scatter:
-    sizes = _isolated_marker_sizes(y)
-    return go.Scatter(
-        x=x,
-        y=list(y),
-        name=name,
-        # A value between two gaps has no segment to draw: give it a dot, and only it.
-        mode="lines+markers" if any(sizes) else "lines",
-        marker={"size": sizes} if any(sizes) else None,
-        connectgaps=False,
-        hovertemplate=f"{hover}<extra></extra>",
-        **style,
-    )
+    times: _SharedTimes,
+    at: Sequence[datetime],
+    values: Sequence[float | None],
+    *,
+    name: str,
+    hover: str,
+    **style: Any,
+) -> tuple[go.Scatter, dict[str, Any]]:
+    return _line(times, at, values, name=name, hovertemplate=f"{hover}<extra></extra>", **style)
 
 
 def _offer_line(
+    times: _SharedTimes,
     offer: OfferSeries,
     index: int,
     *,
     count: int,
     listed: bool,
     price: str,
-    tz: ZoneInfo,
-    after_outage: frozenset[datetime],
-) -> go.Scatter:
+) -> tuple[go.Scatter, dict[str, Any]]:
     label = plotly_text(offer_label(offer.offer_id))
     colour = OFFER_COLOURS[index % len(OFFER_COLOURS)]
-    times = [at for at, _ in offer.points]
-    y = _broken([value for _, value in offer.points], times, after_outage)
-    sizes = _isolated_marker_sizes(y)
-    return go.Scatter(
-        x=_broken([_wall_time(at, tz) for at in times], times, after_outage),
-        y=y,
+    return _line(
+        times,
+        [at for at, _ in offer.points],
+        [value for _, value in offer.points],
         # Beyond LEGEND_OFFERS_MAX only the first offer is in the legend, standing for all of
         # them (its legend entry toggles the group); the hover still names each offer.
         name=label if listed or index else f"Offers ({count})",
@@ -280,9 +334,6 @@ def _offer_line(
         line={"shape": "hv", "width": 1, "color": colour},
         opacity=0.8,
         # A price seen once (or alone between outages) has no step to draw: a dot, as above.
-        mode="lines+markers" if any(sizes) else "lines",
-        marker={"size": sizes} if any(sizes) else None,
-        connectgaps=False,
         hovertemplate=f"{label}: {price}<extra></extra>",
     )
 
@@ -398,6 +449,10 @@ def _axis_start(trend: Trend, *, min_span: timedelta) -> datetime:
     return max(trend.start, min(first - pad, trend.end - min_span))
 
 
+def _instant(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
 def _wall_time(moment: datetime, tz: ZoneInfo) -> str:
     """The naive ISO string of `moment`'s wall-clock time in `tz` (plotly ignores offsets)."""
     if moment.tzinfo is not None:
@@ -405,21 +460,42 @@ def _wall_time(moment: datetime, tz: ZoneInfo) -> str:
     return moment.isoformat()
 
 
-def _isolated_marker_sizes(values: Sequence[float | int | None]) -> list[int]:
-    """A marker size per value: ISOLATED_MARKER_SIZE where both neighbours are missing, else 0."""
+def _wall_microseconds(moment: datetime, tz: ZoneInfo) -> int:
+    """`moment`'s wall-clock time in `tz` as microseconds since 1970-01-01T00:00 of that clock:
+    charts.js gives plotly the same string as _wall_time."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(tz).replace(tzinfo=None)
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _dots(values: Sequence[float | int | None], broken_before: Sequence[bool]) -> list[int]:
+    """The positions of the values with no neighbour on their line: the values either side
+    are missing (None, or none) or across an outage."""
     last = len(values) - 1
     return [
-        ISOLATED_MARKER_SIZE
-        if value is not None
-        and (i == 0 or values[i - 1] is None)
-        and (i == last or values[i + 1] is None)
-        else 0
+        i
         for i, value in enumerate(values)
+        if value is not None
+        and (i == 0 or values[i - 1] is None or broken_before[i])
+        and (i == last or values[i + 1] is None or broken_before[i + 1])
     ]
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value
+_CENT = Decimal("0.01")
+
+
+def _price(value: float | int | Decimal | None) -> float | int | None:
+    """A price for the figure: None when undefined (None, NaN, infinite); else rounded to cents
+    as the hover's ",.2f" (JavaScript's toFixed, on the exact binary value) rounds it, so the
+    hover shows what it showed unrounded; an int when whole (shorter JSON)."""
+    if value is None or isinstance(value, int):
+        return value
+    if not math.isfinite(value):
+        return None
+    # toFixed takes the larger of two equally near results: up for prices, which are >= 0.
+    halves = ROUND_HALF_UP if value >= 0 else ROUND_HALF_DOWN
+    cents = Decimal(value).quantize(_CENT, rounding=halves)
+    return int(cents) if cents == cents.to_integral_value() else float(cents)
 
 
 def _shorten(text: str, limit: int) -> str:

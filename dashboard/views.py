@@ -4,7 +4,10 @@ Function-based views with one render at the end. HTMX requests get the partial t
 (`template#partial`); everything also works as plain pages without JavaScript.
 """
 
+import hashlib
 from datetime import datetime, timedelta
+from http import HTTPStatus
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
@@ -22,6 +25,7 @@ from dashboard.overview import OverviewQuery, overview_rows
 from dashboard.periods import Period
 from dashboard.status import status_badge
 from pricing.selectors import (
+    CurrentStatistics,
     ProductSyncStatus,
     SyncState,
     TrendTooLarge,
@@ -190,12 +194,26 @@ def _htmx_message_response(request, *, status: int, events: str = "") -> HttpRes
 PRODUCT_PAGE_REGIONS = {"product-live", "offers-table"}  # the regions that refresh themselves
 # "Sync now" (or a new product's first sync) stops showing "syncing" after this.
 SYNC_WATCH_LIMIT = timedelta(minutes=1)
+# The live region is drawn again at least this often without a new snapshot: its period slides
+# with the clock (old points leave it, the change is measured from a later snapshot).
+LIVE_REDRAW_AFTER = timedelta(minutes=5)
 
 
 @login_required
 @require_GET
 @vary_on_headers("HX-Request", "HX-Target")
 def product_detail(request, product_id):
+    """The product page, or one of its regions for an HTMX swap (HX-Target): "offers-table"
+    (polls every DASHBOARD_REFRESH_SECONDS, each second while a sync is watched) or
+    "product-live" (statistics and chart; polls, and redraws on the "product-synced" event).
+
+    The live region's poll carries `shown`, the version of what it shows (_live_version: the
+    latest snapshot, the product, the user's zone, the clock's LIVE_REDRAW_AFTER step). When
+    it is still current the answer is 204 No Content, on which htmx swaps nothing, before any
+    trend is read or figure built: a few queries (session, user, product, latest snapshot).
+    Period links and the offers toggle send no `shown` (as do whole-page loads), so the user's
+    navigation always renders. The period and offers choice are in the poll's URL already.
+    """
     product = _owned_product(request, product_id)
     now = timezone.now()
     period = Period.from_param(request.GET.get("period"))
@@ -221,8 +239,14 @@ def product_detail(request, product_id):
         }
         refresh_others = just_synced
     if region in (None, "product-live"):
+        # Read before the trend: a sync committing meanwhile leaves the version older than what
+        # is drawn (the next poll draws again), never newer.
+        current = product_stats(product=product)
+        version = _live_version(product, current, tz=request.user.zoneinfo, now=now)
+        if region == "product-live" and request.GET.get("shown") == version:
+            return HttpResponse(status=HTTPStatus.NO_CONTENT)  # htmx keeps what it shows
+        context |= {"current": current, "live_version": version}
         start, end = period.bounds(history_start=history_start(product=product), now=now)
-        context["current"] = product_stats(product=product)
         try:
             trend = price_trend(
                 product=product,
@@ -248,6 +272,19 @@ def product_detail(request, product_id):
     if refresh_others:
         response["HX-Trigger"] = "product-synced"  # the statistics and chart refresh too
     return response
+
+
+def _live_version(
+    product: Product, current: CurrentStatistics, *, tz: ZoneInfo, now: datetime
+) -> str:
+    """A short token that changes whenever the live region for a period and offers choice would
+    change: with the latest snapshot (a sync writes it with the offers' history in one
+    transaction, so it moves with every figure and point), with the product (its name is the
+    chart's title), with the user's time zone, and at every LIVE_REDRAW_AFTER step of the
+    clock, which bounds how long a period sliding without new syncs may go unredrawn."""
+    step = int(now.timestamp() // LIVE_REDRAW_AFTER.total_seconds())
+    shown = (current.as_of, product.updated_at, tz.key, step)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
 
 
 def _sync_watch(

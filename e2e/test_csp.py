@@ -98,7 +98,7 @@ def test_a_violation_is_caught_and_reported(csp_violations, page, live_server, w
 
 
 def test_the_users_pages_run_under_the_policy(
-    csp_violations, page, page_errors, live_server, product, user, password, settings
+    csp_violations, page, page_errors, live_server, product, user, password, settings, store_offers
 ):
     settings.DASHBOARD_REFRESH_SECONDS = 1  # the product page's live parts swap in meanwhile
     dialog = page.get_by_role("dialog")
@@ -141,8 +141,8 @@ def test_the_users_pages_run_under_the_policy(
     expect(dialog).to_be_hidden()
 
     # The product page: offers, the chart drawn with plotly's own styles, its PNG download, a
-    # period switch (HTMX, pushed to history), the live refresh, and back again (htmx restores
-    # the page from its snapshot).
+    # period switch (HTMX, pushed to history), the live refresh after a sync (an unchanged
+    # chart is not sent again), and back again (htmx restores the page from its snapshot).
     page.get_by_role("link", name="Espresso machine Pro", exact=True).click()
     expect(page.locator("#offers-table tbody tr")).to_have_count(2)
     page.wait_for_function(CHART_DRAWN)
@@ -155,6 +155,7 @@ def test_the_users_pages_run_under_the_policy(
     expect(page).to_have_url(re.compile(r"period=7d"))
     page.wait_for_function(CHART_DRAWN)
     page.evaluate("document.querySelector('.price-chart').dataset.marker = 'before-refresh'")
+    store_offers(product, [(1250, 3), (1500, 1)])
     page.wait_for_function("() => !document.querySelector('.price-chart[data-marker]')")
     page.wait_for_function(CHART_DRAWN)
     page.go_back()

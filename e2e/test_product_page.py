@@ -1,6 +1,7 @@
 """Watching one product in Chromium: live offers, statistics and the price chart."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -120,5 +121,53 @@ def test_switching_the_period_redraws_and_sync_now_runs(
     # It shows that it is running (the table polls each second), then that it is done.
     expect(page.get_by_role("button", name="Syncing…")).to_be_visible()
     expect(page.get_by_role("button", name="Sync now")).to_be_visible(timeout=15000)
+    assert page_errors == []
+    assert outside_requests == []
+
+
+def test_an_unchanged_chart_is_kept_and_a_sync_redraws_it(
+    settings,
+    monkeypatch,
+    make_product,
+    store_offers,
+    signed_in_page,
+    page_errors,
+    outside_requests,
+    wait_until,
+):
+    """The live region polls every second; with nothing new the server answers 204 and the
+    chart stays as drawn (zoom and legend clicks with it); a sync's new snapshot redraws it."""
+    settings.DASHBOARD_REFRESH_SECONDS = 1
+    # The live server runs in this process: no redraw step of the clock passes meanwhile.
+    monkeypatch.setattr("dashboard.views.LIVE_REDRAW_AFTER", timedelta(days=36500))
+    product = make_product("Kettle", [(1000, 2), (1200, 1)], synced_ago=timedelta(minutes=2))
+    page = signed_in_page
+    polls: list[int] = []
+    page.on("response", lambda r: polls.append(r.status) if "shown=" in r.url else None)
+    page.goto(page.url.replace("/dashboard/", f"/products/{product.pk}/"))
+    wait_until(lambda: page.evaluate(CHART_POINTS), timeout=10, message="the chart")
+    expect(page.locator("#product-live")).to_contain_text("1,100.00 CZK")
+    page.evaluate("document.querySelector('.price-chart').dataset.marker = 'kept'")
+
+    def unchanged_polls() -> int:
+        page.wait_for_timeout(100)  # lets Playwright deliver the page's responses
+        return polls.count(204)
+
+    wait_until(lambda: unchanged_polls() >= 2, timeout=10, message=lambda: f"polls: {polls}")
+    assert 200 not in polls
+    assert page.evaluate("document.querySelector('.price-chart').dataset.marker") == "kept"
+
+    store_offers(product, [(900, 2), (1200, 1)])  # a sync: a new snapshot
+    expect(page.locator("#product-live")).to_contain_text("1,050.00 CZK", timeout=10000)
+    chart = wait_until(
+        lambda: page.evaluate(
+            "(() => { const p = document.querySelector('.price-chart');"
+            " return p && p.dataset.marker !== 'kept' && p.data ? p.data.length : 0; })()"
+        ),
+        timeout=10,
+        message="the chart drawn again after the sync",
+    )
+    assert chart and 1050 in page.evaluate(CHART_POINTS)["y"]
+    assert 200 in polls
     assert page_errors == []
     assert outside_requests == []

@@ -2,9 +2,12 @@
 
 Most tests build Trend objects directly, for exact control of gaps, zones and offers; one reads
 a trend that real syncs (store_offers) wrote, so the chart is checked against the selectors'
-own figures. The last test draws figures in Chromium with the plotly.js we serve, because the
-two facts the module relies on (plotly shows the wall-clock time written in a date string and
-renders markup in titles) are plotly.js behaviour, not Python's.
+own figures. The builder sends a compact figure that charts.js expands into plotly traces:
+most tests assert on the traces plotly draws (figure_of, expanded as charts.js does by
+dashboard/tests/figures.py), some on the compact form itself (compact_of). The last tests run
+in Chromium with the plotly.js we serve: charts.js expands figures exactly as figures.py does,
+and the two facts the module relies on (plotly shows the wall-clock time written in a date
+string and renders markup in titles) are plotly.js behaviour, not Python's.
 """
 
 import dataclasses
@@ -37,6 +40,7 @@ from dashboard.charts import (
     plotly_text,
     price_trend_figure,
 )
+from dashboard.tests.figures import compact_values, expand, wall_times
 from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint, price_trend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,14 +92,25 @@ def offer_series(*prices, start=T0, tz=PRAGUE) -> OfferSeries:
     )
 
 
-def figure_of(
+def compact_of(
     trend, *, name="Kettle", currency="CZK", show_offers=True, sync_interval=MINUTE
 ) -> dict:
+    """The figure as the page sends it."""
     # The sync interval decides what counts as an outage (a gap in the lines).
     with override_settings(OFFERS_SYNC_INTERVAL=sync_interval.total_seconds()):
         return price_trend_figure(
             trend, product_name=name, currency=currency, show_offers=show_offers
         )
+
+
+def figure_of(trend, **options) -> dict:
+    """The figure as plotly draws it: expanded as charts.js does."""
+    return expand(compact_of(trend, **options))
+
+
+def cents(values):
+    """What the figure holds for the trend's means: cents (the hover shows two decimals)."""
+    return pytest.approx(values, abs=0.005)
 
 
 # --- Reading figures -----------------------------------------------------------------------------
@@ -167,8 +182,8 @@ def test_product_lines_carry_the_trends_figures():
     x = [wall(p.at, PRAGUE) for p in trend.points]
     assert [t["name"] for t in figure["data"]] == ["Min–max", "Mean", "Weighted mean"]
     assert trace(figure, "Mean")["x"] == x
-    assert trace(figure, "Mean")["y"] == [p.mean for p in trend.points]
-    assert trace(figure, "Weighted mean")["y"] == [p.weighted_mean for p in trend.points]
+    assert trace(figure, "Mean")["y"] == cents([p.mean for p in trend.points])
+    assert trace(figure, "Weighted mean")["y"] == cents([p.weighted_mean for p in trend.points])
     assert band_by_time(figure) == {
         wall(p.at, PRAGUE): (p.min, p.max) for p in trend.points if p.min is not None
     }
@@ -195,6 +210,88 @@ def test_a_value_between_gaps_gets_a_dot_and_only_it():
     assert [size > 0 for size in mean["marker"]["size"]] == [True, False, False, False]
     connected = figure_of(trend_of([point(T0, 1.0), point(T0 + H, 2.0)]))
     assert trace(connected, "Mean")["mode"] == "lines"
+
+
+# --- The compact form: what the page sends --------------------------------------------------------
+
+
+def wall_microseconds(naive: datetime) -> int:
+    return (naive - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def test_the_lines_share_one_array_of_times_sent_as_numbers():
+    hours = [T0 + H * i for i in range(6)]
+    trend = trend_of(
+        [point(t, 100.0 + i) for i, t in enumerate(hours)],
+        [offer_series(1, 2, 3, start=T0 + 2 * H)],
+    )
+    figure = compact_of(trend)
+    # 10:00 on the Prague wall clock as microseconds, then one hour after another.
+    assert figure["times"] == {
+        "start": wall_microseconds(datetime(2025, 7, 1, 10)),
+        "unit": 3600 * 10**6,
+        "steps": [1] * 5,
+        "breaks": [],
+    }
+    assert wall_times(figure["times"]) == [wall(t, PRAGUE) for t in hours]
+    band, mean, weighted, offer = figure["data"]
+    assert band["at"] == mean["at"] == weighted["at"] == [[0, 6]]
+    assert band["low"] == [p.min for p in trend.points]
+    assert band["high"] == [p.max for p in trend.points]
+    assert mean["y"] == [p.mean for p in trend.points]
+    assert offer["at"] == [[2, 3]] and offer["y"] == [1, 2, 3]  # its buckets: the 3rd to 5th
+    # No x values and no polygon: charts.js builds them.
+    assert all("x" not in t and "customdata" not in t for t in figure["data"])
+    assert compact_values(figure) == trend.value_count
+
+
+def test_outages_are_sent_as_indices_not_values():
+    times = [T0, T0 + H, T0 + 5 * H, T0 + 6 * H]
+    figure = compact_of(trend_of([point(t, 100.0) for t in times]))
+    assert figure["times"]["steps"] == [1, 4, 1]
+    assert figure["times"]["breaks"] == [2]  # every line breaks before the third time
+    assert trace(figure, "Mean")["y"] == [100, 100, 100, 100]
+    assert "dots" not in trace(figure, "Mean")  # every value has a neighbour
+
+
+@pytest.mark.parametrize(
+    ("mean", "sent"),
+    [
+        (1234.5678, 1234.57),
+        (100.125, 100.13),  # half a cent exactly: toFixed rounds up (Python's round() would not)
+        (0.125, 0.13),
+        (2.675, 2.67),  # 2.67499999…: less than half a cent
+        (99.999, 100),  # whole: an int
+        (10_000_000.004, 10_000_000),
+    ],
+)
+def test_means_are_sent_in_cents_as_the_hover_shows_them(mean, sent):
+    [value] = trace(compact_of(trend_of([point(T0, mean, weighted=mean)])), "Mean")["y"]
+    assert value == sent and type(value) is type(sent)
+
+
+def test_times_keep_their_microseconds():
+    taken = [T0 + timedelta(seconds=61 * i, microseconds=123456 * i) for i in range(3)]
+    trend = trend_of([point(t, 1.0) for t in taken], bucket=Bucket.RAW)
+    x = trace(figure_of(trend), "Mean")["x"]
+    assert x == [wall(t, PRAGUE) for t in taken]
+    assert x[:2] == ["2025-07-01T10:00:00", "2025-07-01T10:01:01.123456"]
+
+
+def test_a_month_of_hourly_points_costs_a_few_bytes_a_value():
+    hours = [T0 + H * i for i in range(30 * 24)]
+    offers = [
+        OfferSeries(
+            uuid.uuid4(),
+            [(t.astimezone(PRAGUE), 1000 + k * 10 + i % 13) for i, t in enumerate(hours)],
+        )
+        for k in range(2)
+    ]
+    trend = trend_of([point(t, 1000 + i / 7) for i, t in enumerate(hours)], offers)
+    sent = len(str(json_script(compact_of(trend), "price-figure")))
+    drawn = len(json.dumps(figure_of(trend)))
+    assert sent < 10 * trend.value_count  # ISO times were 22 bytes each, on four lines
+    assert sent * 4 < drawn
 
 
 # --- Outages: no bucket, no line ------------------------------------------------------------------
@@ -246,7 +343,9 @@ def test_an_outage_is_longer_than_the_bucket_and_three_sync_intervals(
 
 def test_a_point_alone_between_outages_gets_a_dot():
     times = [T0, T0 + 3 * H, T0 + 6 * H, T0 + 7 * H]
-    mean = trace(figure_of(trend_of([point(t, 100.0) for t in times])), "Mean")
+    compact = compact_of(trend_of([point(t, 100.0) for t in times]))
+    assert trace(compact, "Mean")["dots"] == [0, 1]  # positions in its y
+    mean = trace(expand(compact), "Mean")
     assert mean["y"] == [100.0, None, 100.0, None, 100.0, 100.0]
     assert [size > 0 for size in mean["marker"]["size"]] == [True, False, True, False, False, False]
 
@@ -276,8 +375,8 @@ def test_chart_data_equal_the_selectors_figures(make_product, store_offers):
 
     x = [wall(p.at, PRAGUE) for p in trend.points]
     assert trace(figure, "Mean")["x"] == x
-    assert trace(figure, "Mean")["y"] == [p.mean for p in trend.points]
-    assert trace(figure, "Weighted mean")["y"] == [p.weighted_mean for p in trend.points]
+    assert trace(figure, "Mean")["y"] == cents([p.mean for p in trend.points])
+    assert trace(figure, "Weighted mean")["y"] == cents([p.weighted_mean for p in trend.points])
     assert band_by_time(figure) == {
         wall(p.at, PRAGUE): (p.min, p.max) for p in trend.points if p.min is not None
     }
@@ -288,6 +387,7 @@ def test_chart_data_equal_the_selectors_figures(make_product, store_offers):
         assert line["y"] == [price for _, price in series.points]
         assert offer_label(series.offer_id) in line["hovertemplate"]
     assert values_in(figure) <= trend.value_count
+    assert compact_values(compact_of(trend, sync_interval=H)) == trend.value_count
 
 
 # --- Time zones ----------------------------------------------------------------------------------
@@ -339,6 +439,14 @@ def test_times_in_another_zone_are_converted_to_the_trends_zone():
     """TrendPoint.at is in the trend's zone already; a UTC time is still drawn in local time."""
     trend = trend_of([TrendPoint(T0, 1.0, 1.0, 1, 1, 1, 1)], tz=PRAGUE)
     assert trace(figure_of(trend), "Mean")["x"] == ["2025-07-01T10:00:00"]
+
+
+def test_an_outage_into_the_repeated_hour_breaks_the_lines():
+    # 01:00 (+02:00), then nothing until the second 02:00 (+01:00): two hours without a sync.
+    first = datetime(2025, 10, 25, 23, tzinfo=UTC)
+    trend = trend_of([point(first, 100.0), point(first + 2 * H, 101.0)])
+    mean = trace(figure_of(trend), "Mean")
+    assert mean["x"] == ["2025-10-26T01:00:00", None, "2025-10-26T02:00:00"]
 
 
 def test_the_repeated_hour_at_the_end_of_summer_time_keeps_both_buckets():
@@ -503,10 +611,10 @@ def test_the_figure_is_plain_json_through_json_script():
         ],
         [offer_series(100, 101)],
     )
-    figure = figure_of(trend, name=f"</script>{XSS}")
+    figure = compact_of(trend, name=f"</script>{XSS}")
     assert json.loads(json.dumps(figure, allow_nan=False)) == figure
-    assert trace(figure, "Mean")["y"] == [100.0, None]
-    assert trace(figure, "Weighted mean")["y"] == [99.0, None]
+    assert trace(expand(figure), "Mean")["y"] == [100.0, None]
+    assert trace(expand(figure), "Weighted mean")["y"] == [99.0, None]
 
     tag = str(json_script(figure, "chart-data"))
     assert tag.count("</script>") == 1  # the name cannot close the element early
@@ -536,15 +644,19 @@ def test_the_figure_never_holds_more_values_than_the_trend(means, offers, show_o
             for n in offers
         ],
     )
-    figure = figure_of(trend, show_offers=show_offers)
-    # Besides the Nones that break lines after an outage, at most one per outage and line.
+    compact = compact_of(trend, show_offers=show_offers)
+    # As sent: exactly the trend's values (outages are indices, not values).
+    assert compact_values(compact) <= trend.value_count
+    json.dumps(compact, allow_nan=False)
+    figure = expand(compact)
+    # As drawn: besides the Nones that break lines after an outage, at most one per outage
+    # and line.
     separators = sum(1 for o in outages if 0 < o < len(means)) * len(figure["data"])
     assert values_in(figure) <= trend.value_count + separators
     assert sum(v is not None for t in figure["data"] for v in t["y"]) <= trend.value_count
     assert band_by_time(figure) == {
         wall(p.at, PRAGUE): (p.min, p.max) for p in trend.points if p.min is not None
     }
-    json.dumps(figure, allow_nan=False)
 
 
 # --- static/js/charts.js -------------------------------------------------------------------------
@@ -617,6 +729,82 @@ def chromium_page(playwright):
     shutil.rmtree(home, ignore_errors=True)
 
 
+def static_files() -> dict[str, Path]:
+    """The scripts of the test pages, by URL."""
+    plotly_js = finders.find("vendor/plotly.min.js")
+    assert plotly_js, "the plotly.js finder serves vendor/plotly.min.js"
+    htmx_js = finders.find("django_htmx/htmx-2.min.js")  # what {% htmx_script %} serves
+    return {
+        "/static/htmx.min.js": Path(htmx_js),
+        "/static/vendor/plotly.min.js": Path(plotly_js),
+        "/static/js/charts.js": CHARTS_JS,
+    }
+
+
+# What charts.js gave plotly: the traces of the drawn chart.
+DRAWN_TRACES = """() => document.querySelector('[data-figure=price-trend-data]').data.map(t => ({
+  name: t.name, x: t.x, y: t.y, customdata: t.customdata ?? null, mode: t.mode ?? null,
+  marker: t.marker ?? null, keys: Object.keys(t).sort(),
+}))"""
+
+
+@pytest.mark.e2e
+def test_charts_js_expands_the_compact_figure_as_figures_py_does(chromium_page):
+    """Gaps, outages, dots, offers with holes, summer time ending and microseconds: charts.js
+    gives plotly the traces figures.expand gives the tests, and the rounded means show in
+    the hover (toFixed) as the means themselves would."""
+    # Prague, 25–26 October 2025: summer time ends at 03:00 (+02:00), 02:00 comes again.
+    first = datetime(2025, 10, 25, 20, tzinfo=UTC)
+    times = [first + H * i for i in (0, 1, 2, 3, 4, 5, 6, 9, 10, 12, 13)]
+    times[1] += timedelta(microseconds=123456)  # RAW snapshots keep theirs
+    means = [1000.125, 1001.0049, None, 2.675, 1234567.891, 1003.5, None, 7.0, None, 8.0, 9.0]
+    trend = trend_of(
+        [point(t, mean) for t, mean in zip(times, means, strict=True)],
+        [
+            OfferSeries(
+                uuid.uuid4(), [(t.astimezone(PRAGUE), 990 + i) for i, t in enumerate(times)]
+            ),
+            OfferSeries(uuid.uuid4(), [(times[i].astimezone(PRAGUE), 1000) for i in (2, 3, 5, 9)]),
+        ],
+    )
+    compact = compact_of(trend)
+    assert compact["times"]["breaks"]  # the history meant: outages, repeated hour, holes
+    assert len(set(wall_times(compact["times"]))) < len(times)
+    page = chromium_page
+    files = static_files()
+
+    def serve(route):
+        path = route.request.url.removeprefix(ORIGIN)
+        if path == "/":
+            panel = PANEL.format(figure=json_script(compact, "price-trend-data"))
+            route.fulfill(body=PAGE.format(panel=panel), content_type="text/html")
+        elif path in files:
+            route.fulfill(path=files[path])
+        else:
+            route.fulfill(status=404)
+
+    page.route(f"{ORIGIN}/**", serve)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{ORIGIN}/")
+    page.locator('[data-figure="price-trend-data"] .main-svg').first.wait_for()
+
+    drawn = page.evaluate(DRAWN_TRACES)
+    expected = expand(compact)["data"]
+    assert [t["name"] for t in drawn] == [t["name"] for t in expected]
+    for got, want in zip(drawn, expected, strict=True):
+        assert got["x"] == want["x"], want["name"]
+        assert got["y"] == want["y"], want["name"]
+        assert got["customdata"] == want.get("customdata"), want["name"]
+        assert got["mode"] == want["mode"] and got["marker"] == want.get("marker"), want["name"]
+        assert not {"at", "low", "high", "dots"} & set(got["keys"]), want["name"]
+    sent = [v for v in trace(compact, "Mean")["y"] if v is not None]
+    exact = [m for m in means if m is not None]
+    to_fixed = "values => values.map(v => v.toFixed(2))"
+    assert page.evaluate(to_fixed, sent) == page.evaluate(to_fixed, exact)
+    assert problems == []
+
+
 @pytest.mark.e2e
 def test_charts_draw_in_a_browser_with_local_times_and_text_titles(chromium_page):
     page = chromium_page
@@ -626,20 +814,13 @@ def test_charts_draw_in_a_browser_with_local_times_and_text_titles(chromium_page
         start=T0,
     )
     name = f'{XSS}<b>"%{{y}}"'  # within TITLE_MAX_CHARS, so shown whole
-    figure = figure_of(trend, name=name)
-    plotly_js = finders.find("vendor/plotly.min.js")
-    assert plotly_js, "the plotly.js finder serves vendor/plotly.min.js"
-    htmx_js = finders.find("django_htmx/htmx-2.min.js")  # what {% htmx_script %} serves
-    files = {
-        "/static/htmx.min.js": Path(htmx_js),
-        "/static/vendor/plotly.min.js": Path(plotly_js),
-        "/static/js/charts.js": CHARTS_JS,
-    }
+    figure = compact_of(trend, name=name)
+    files = static_files()
 
     def serve(route):
         path = route.request.url.removeprefix(ORIGIN)
         if path in ("/", "/?period=next"):
-            shown = figure if path == "/" else figure_of(trend, name="Next period")
+            shown = figure if path == "/" else compact_of(trend, name="Next period")
             panel = PANEL.format(figure=json_script(shown, "price-trend-data"))
             is_htmx = route.request.headers.get("hx-request") == "true"
             route.fulfill(

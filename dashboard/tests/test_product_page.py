@@ -1,5 +1,6 @@
 """The product page: statistics, offers table, chart partials, Sync now, isolation."""
 
+import html as html_entities
 import json
 import re
 from datetime import timedelta
@@ -10,8 +11,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.tests.conftest import HTMX
+from dashboard.tests.figures import compact_values, expand
+from dashboard.views import LIVE_REDRAW_AFTER
 from pricing.selectors import current_offers, price_trend
 from products.models import Product
+from products.services import product_update
 
 pytestmark = pytest.mark.django_db
 
@@ -21,12 +25,18 @@ def url(product, **params):
     return reverse("dashboard:product", args=[product.pk]) + (f"?{query}" if query else "")
 
 
-def figure_of(html: str) -> dict:
+def compact_figure_of(html: str) -> dict:
+    """The chart's figure as the page sends it (compact: dashboard/charts.py)."""
     match = re.search(
         r'<script id="price-figure" type="application/json">(.*?)</script>', html, re.S
     )
     assert match, "no chart data on the page"
     return json.loads(match.group(1))
+
+
+def figure_of(html: str) -> dict:
+    """The chart's figure as plotly draws it (expanded as static/js/charts.js does)."""
+    return expand(compact_figure_of(html))
 
 
 @pytest.fixture
@@ -93,12 +103,13 @@ def test_chart_data_equals_the_selectors_figures(user_client, user, product_with
         include_offers=False,
     )
     mean = next(trace for trace in figure["data"] if trace["name"] == "Mean")
-    assert mean["y"] == [point.mean for point in trend.points]
+    means = [point.mean for point in trend.points]
+    assert mean["y"] == pytest.approx(means, abs=0.005)  # in cents, as the hover shows them
 
     settings.OFFERS_SYNC_INTERVAL = 60  # now they are: the line breaks between them
     figure = figure_of(user_client.get(url(product_with_history)).content.decode())
     mean = next(trace for trace in figure["data"] if trace["name"] == "Mean")
-    assert mean["y"] == [trend.points[0].mean, None, *[point.mean for point in trend.points[1:]]]
+    assert mean["y"] == pytest.approx([means[0], None, *means[1:]], abs=0.005)
 
 
 def test_the_offers_toggle_adds_one_line_per_offer(user_client, product_with_history):
@@ -153,8 +164,7 @@ def test_queries_bounded_with_30_days_of_minute_history(
     minute_history(product, start=timezone.now() - timedelta(minutes=minutes), count=minutes - 1)
     with django_assert_max_num_queries(20):
         response = user_client.get(url(product, period="30d", offers=1))
-    figure = figure_of(response.content.decode())
-    assert sum(len(trace.get("x", [])) for trace in figure["data"]) <= 5000
+    assert compact_values(compact_figure_of(response.content.decode())) <= 5000
     # The last 24 h of that minute history: 5-minute points, and the page says so.
     html = user_client.get(url(product)).content.decode()
     assert re.search(r"2(88|89) points, each averaging 5 minutes · times in UTC", html)
@@ -233,6 +243,9 @@ def test_another_users_product_page_partials_and_sync_are_404(
         {**HTMX, "HX-Target": "product-live"},
     ]:
         assert user_client.get(url(theirs), headers=headers).status_code == 404
+    # Nor does a poll learn whether it changed: 404 before any version is compared.
+    their_page = user_client.get(url(theirs, shown="0"), headers=LIVE)
+    assert their_page.status_code == 404
     response = user_client.post(reverse("dashboard:product-sync", args=[theirs.pk]), headers=HTMX)
     assert response.status_code == 404
 
@@ -246,6 +259,90 @@ def test_times_are_shown_in_the_users_zone(user_client, user, make_product):
     html = user_client.get(url(product)).content.decode()
     assert seen.strftime("%H:%M") in html
     assert "times in Asia/Tokyo" in html
+
+
+# --- The live region's poll ---------------------------------------------------------------------
+
+LIVE = {**HTMX, "HX-Target": "product-live"}
+
+
+@pytest.fixture
+def steady_clock(monkeypatch):
+    """No LIVE_REDRAW_AFTER step of the clock passes during the test (one may pass between two
+    requests, and the region is then drawn again, rightly)."""
+    monkeypatch.setattr("dashboard.views.LIVE_REDRAW_AFTER", timedelta(days=36500))
+
+
+def live_poll(html: str) -> str:
+    """The URL the live region polls (its own hx-get)."""
+    match = re.search(r'<div id="product-live" hx-get="([^"]+)"', html)
+    assert match, "no live region"
+    return html_entities.unescape(match.group(1))
+
+
+def test_an_unchanged_live_region_answers_204_without_reading_the_trend(
+    user_client, product_with_history, django_assert_max_num_queries, steady_clock
+):
+    poll = live_poll(user_client.get(url(product_with_history, period="7d", offers=1)).text)
+    assert "period=7d" in poll and "offers=1" in poll and "shown=" in poll
+    # Session, user, product, latest snapshot: no trend, no figure, no offers.
+    with django_assert_max_num_queries(4):
+        response = user_client.get(poll, headers=LIVE)
+    assert response.status_code == 204 and response.content == b""
+    assert "HX-Target" in response["Vary"]
+
+
+def test_a_new_snapshot_renders_the_live_region_again(
+    user_client, product_with_history, store_offers, steady_clock
+):
+    poll = live_poll(user_client.get(url(product_with_history)).text)
+    store_offers(product_with_history, [(9000, 1)])  # a sync
+    response = user_client.get(poll, headers=LIVE)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="product-live"')
+    assert "9,000.00 CZK" in response.text and figure_of(response.text)["data"]
+    # The new region polls with the new version: unchanged again.
+    assert live_poll(response.text) != poll
+    assert user_client.get(live_poll(response.text), headers=LIVE).status_code == 204
+
+
+@pytest.mark.parametrize("change", ["rename", "time zone", "clock", "unknown version"])
+def test_the_live_region_renders_again_whenever_it_would_show_something_else(
+    user_client, user, product_with_history, monkeypatch, change
+):
+    poll = live_poll(user_client.get(url(product_with_history)).text)
+    match change:
+        case "rename":  # the chart's title
+            product_update(
+                owner=user, product_id=product_with_history.pk, name="Grinder", description=""
+            )
+        case "time zone":  # the chart's times
+            user.time_zone = "Asia/Tokyo"
+            user.save()
+        case "clock":  # the period slides: old points leave it, the change moves
+            later = timezone.now() + LIVE_REDRAW_AFTER
+            monkeypatch.setattr(timezone, "now", lambda: later)
+        case "unknown version":
+            poll = re.sub(r"shown=[^&]*", "shown=nonsense", poll)
+    response = user_client.get(poll, headers=LIVE)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="product-live"')
+
+
+def test_the_users_navigation_always_renders(user_client, product_with_history):
+    html = user_client.get(url(product_with_history)).text
+    region = html[html.index('<div id="product-live"') : html.index('id="offers-table"')]
+    gets = [html_entities.unescape(u) for u in re.findall(r'hx-get="([^"]+)"', region)]
+    poll = live_poll(html)
+    links = [get for get in gets if get != poll]
+    assert len(links) == 5  # four periods and the offers toggle
+    for link in links:  # unchanged data, but the user asked: drawn
+        assert "shown=" not in link
+        response = user_client.get(link, headers=LIVE)
+        assert response.status_code == 200 and "price-figure" in response.text
+    # The poll's URL opened as a page (a bookmark, a new tab) is the page.
+    page = user_client.get(poll)
+    assert page.status_code == 200 and "<html" in page.text
 
 
 # --- Register again ---------------------------------------------------------------------------
