@@ -213,3 +213,35 @@ def test_a_product_long_unsynced_keeps_its_latest_figures_and_offers(two_product
     assert current_offers(product=product) == offers
     later = T0.astimezone(UTC) + timedelta(days=30)
     assert price_trend(product=product, start=T0, end=later, tz=PRAGUE).points
+
+
+@pytest.mark.django_db
+def test_the_command_prunes_everything_and_the_task_one_bounded_step(two_products, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from pricing.leases import lease
+    from pricing.tasks import PRUNE_LEASE, prune_history_task
+
+    settings.HISTORY_RAW_DAYS = 2
+    settings.HISTORY_PRUNE_MAX_ROWS = 50
+    start = timezone.now() - timedelta(days=5)
+    sync_history(two_products, start=start, days=4, every=60 * M)
+    old = ProductSnapshot.objects.filter(taken_at__lt=timezone.now() - timedelta(days=3))
+    total = old.count()
+    assert total > 50
+    with lease(PRUNE_LEASE, seconds=60):  # another run in progress: this one leaves it be
+        prune_history_task.call_local()
+    assert old.count() == total
+    prune_history_task.call_local()  # one step: at most 50 rows
+    assert total - 50 <= old.count() < total
+    out = StringIO()
+    call_command("prune_history", stdout=out)
+    assert not old.exists()
+    assert "snapshots and" in out.getvalue() and "roll-ups keep" in out.getvalue()
+    settings.HISTORY_RAW_DAYS = 0
+    out = StringIO()
+    call_command("prune_history", stdout=out)
+    assert "kept for ever" in out.getvalue()

@@ -337,17 +337,19 @@ def last_prices(
             time, at = "last_at", grid.expression("starts_at")
         if offer_pks is not None:
             rows = rows.filter(offer_id__in=offer_pks)
-        rows = rows.order_by().annotate(
-            at=at,
-            rank=Window(
+        rows = rows.order_by().annotate(at=at)
+        if piece.source.value != grid.bucket.value or not _aligned(grid, RollupSpan.HOUR):
+            # The last row of each (offer, bucket); roll-ups of the bucket's own size already
+            # are one row each.
+            rank = Window(
                 RowNumber(),
                 partition_by=[F("offer_id"), at],
                 order_by=[F(time).desc(), F("id").desc()],
-            ),
-        )
+            )
+            rows = rows.annotate(rank=rank).filter(rank=1)
         # RAW buckets are the observations' own times: "at" is already that column.
         seen = () if grid.bucket is Bucket.RAW else (time,)
-        querysets.append(rows.filter(rank=1).values_list("offer_id", "at", *seen, "price"))
+        querysets.append(rows.values_list("offer_id", "at", *seen, "price"))
     latest: dict[tuple[int, datetime], tuple[datetime, int]] = {}
     for pk, at, *rest in _union(querysets, order="at"):
         seen, price = (at, *rest) if len(rest) == 1 else rest
