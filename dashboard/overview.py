@@ -5,7 +5,7 @@ page asks for and how the URL spells it.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
@@ -33,6 +33,8 @@ SORTS: dict[str, tuple[str, ProductOrder]] = {
     "stock": ("Stock", ProductOrder.STOCK),
 }
 DEFAULT_SORT = "name"
+HOUR = timedelta(hours=1)
+SPARKLINE_HOURS = timedelta(hours=24)  # one point an hour
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,11 @@ def overview_rows(products, *, now: datetime) -> list[OverviewRow]:
     start = now - CATALOGUE_CHANGE_PERIOD
     current = product_stats_many(product_ids=ids)
     changes = price_change_many(product_ids=ids, start=start, end=now)
-    sparklines = sparkline_many(product_ids=ids, start=start, end=now)
+    # By the hour: the last 23 whole hours and the current one (pricing's hourly roll-ups).
+    this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    sparklines = sparkline_many(
+        product_ids=ids, start=this_hour - SPARKLINE_HOURS + HOUR, end=this_hour + HOUR
+    )
     return [
         OverviewRow(
             product=p,

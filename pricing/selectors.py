@@ -34,6 +34,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -60,6 +61,7 @@ from pricing.models import (
     RollupSpan,
     SnapshotRollup,
 )
+from pricing.rollups import span_start
 from pricing.statistics import mean_price_change, percentage_change, price_change_many
 from pricing.status import (
     ProductSyncStatus,
@@ -125,6 +127,7 @@ __all__ = [
 
 # The period of the change a catalogue shows beside each product (and can be sorted by).
 CATALOGUE_CHANGE_PERIOD = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 def _ids(product_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
@@ -279,8 +282,9 @@ def sparkline_many(
 
     A slice's value is the average of the means of the snapshots taken in it; None where a
     slice has no snapshot (or only snapshots without offers). One query, bucketed in the
-    database. Every requested id is a key of the answer. Raises ValueError when points < 1 or
-    end <= start.
+    database: from the hourly roll-ups when the slices are whole UTC hours (a few rows a
+    product: the overview asks for the last 24 hours so), from the snapshots otherwise. Every
+    requested id is a key of the answer. Raises ValueError when points < 1 or end <= start.
     """
     start, end = utc(start, "start"), utc(end, "end")
     if points < 1:
@@ -292,25 +296,43 @@ def sparkline_many(
     if not ids:
         return answer
     span = end - start
+    hourly = start == span_start(RollupSpan.HOUR, start) and (span / points) % HOUR == timedelta(0)
+    field = "starts_at" if hourly else "taken_at"
     # Slice i is [start + span·i/points, start + span·(i+1)/points): a CASE over the boundaries
     # is the portable way to bucket by an arbitrary width (no epoch arithmetic on SQLite).
     slice_of = Case(
         *(
-            When(taken_at__lt=start + span * (i + 1) / points, then=Value(i))
+            When(**{f"{field}__lt": start + span * (i + 1) / points}, then=Value(i))
             for i in range(points - 1)
         ),
         default=Value(points - 1),
         output_field=IntegerField(),
     )
-    rows = (
-        ProductSnapshot.objects.filter(product_id__in=ids, taken_at__gte=start, taken_at__lt=end)
-        .annotate(slice=slice_of)
-        .values("product_id", "slice")
-        .annotate(mean=Avg("mean_price"))
-        .order_by()
-        .values_list("product_id", "slice", "mean")
-    )
-    for pk, index, mean in rows:
+    if hourly:
+        rows = SnapshotRollup.objects.filter(
+            product_id__in=ids, span=RollupSpan.HOUR, starts_at__gte=start, starts_at__lt=end
+        ).annotate(slice=slice_of)
+        rows = rows.values("product_id", "slice").annotate(
+            total=Sum("mean_sum"), count=Sum("mean_count")
+        )
+        means = (
+            (pk, index, total / count if count else None)
+            for pk, index, total, count in rows.order_by().values_list(
+                "product_id", "slice", "total", "count"
+            )
+        )
+    else:
+        means = (
+            ProductSnapshot.objects.filter(
+                product_id__in=ids, taken_at__gte=start, taken_at__lt=end
+            )
+            .annotate(slice=slice_of)
+            .values("product_id", "slice")
+            .annotate(mean=Avg("mean_price"))
+            .order_by()
+            .values_list("product_id", "slice", "mean")
+        )
+    for pk, index, mean in means:
         answer[pk][index] = mean
     return answer
 

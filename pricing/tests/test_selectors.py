@@ -237,6 +237,20 @@ def test_a_sparkline_averages_each_slice_and_leaves_empty_slices_none(product):
     assert line == {product.pk: [15.0, None, 40.0, 50.0]}
 
 
+def test_a_sparkline_of_whole_hours_from_rollups_is_the_one_from_snapshots(product):
+    snapshots(product, *every(7 * M, count=200, mean=lambda i: 100.0 + i % 11))
+    hours = sparkline_many(product_ids=[product.pk], start=T0 + H, end=T0 + 13 * H, points=6)
+    # A microsecond off the hour: the same slices (no snapshot there), read from snapshots.
+    raw = sparkline_many(
+        product_ids=[product.pk],
+        start=T0 + H - timedelta(microseconds=1),
+        end=T0 + 13 * H - timedelta(microseconds=1),
+        points=6,
+    )
+    assert hours[product.pk] == pytest.approx(raw[product.pk], rel=1e-12)
+    assert None not in hours[product.pk]
+
+
 def test_sparklines_of_many_products_take_one_query(products, django_assert_num_queries):
     for i, p in enumerate(products[:40]):
         snapshots(p, *every(10 * M, count=144, mean=lambda j, i=i: float(i + j // 6)))
