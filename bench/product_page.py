@@ -68,22 +68,25 @@ def parse_history_args(argv: list[str] | None, *, prog: str, doc: str, per: str)
     return args
 
 
-def write_history(*, days: int, offers: int):
-    """The product (its owner can sign in), its minute snapshots and its offers' history."""
+def write_history(*, days: int, offers: int, owner=None, now=None):
+    """A product (its owner, created unless given, can sign in), its minute snapshots and its
+    offers' history, and the roll-ups the sync would have kept of them."""
     from django.utils import timezone
     from tqdm import tqdm
 
     from accounts.models import User
     from pricing.models import Offer, OfferObservation, ProductTracking
+    from pricing.rollups import rollups_rebuild
     from pricing.testing import minute_snapshots
     from products.models import Product
 
-    owner = User.objects.create_user(email="bench@example.com", password=None)
+    if owner is None:
+        owner = User.objects.create_user(email="bench@example.com", password=None)
     # bulk_create sends no post_save: nothing is registered, no task reaches a queue, and
     # pricing's tracking row is written here.
-    [product] = Product.objects.bulk_create([Product(owner=owner, name="Bench product")])
+    [product] = Product.objects.bulk_create([Product(owner=owner, name=f"{days} days")])
     ProductTracking.objects.create(product=product, registration_state="registered")
-    now = timezone.now().replace(second=0, microsecond=0)
+    now = now or timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(days=days)
     print(f"Writing {days * 24 * 60:,} minute snapshots …", file=sys.stderr)
     minute_snapshots(product, start=start, count=days * 24 * 60)
@@ -111,8 +114,30 @@ def write_history(*, days: int, offers: int):
             ),
             batch_size=5000,
         )
+    print("Rolling the history up …", file=sys.stderr)
+    rollups_rebuild(product_ids=[product.pk])
     ProductTracking.objects.filter(pk=product.pk).update(last_synced_at=now - timedelta(minutes=1))
     return owner, product
+
+
+# The tables a product's history takes: raw rows, and the roll-ups kept of them.
+RAW_TABLES = ("pricing_productsnapshot", "pricing_offerobservation")
+ROLLUP_TABLES = ("pricing_snapshotrollup", "pricing_observationrollup")
+
+
+def storage() -> dict[str, int]:
+    """Bytes per table (rows and indexes), after VACUUM FULL; PostgreSQL only (else {})."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return {}
+    sizes = {}
+    with connection.cursor() as cursor:
+        for table in RAW_TABLES + ROLLUP_TABLES:
+            cursor.execute(f"VACUUM FULL ANALYZE {table}")
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            sizes[table] = cursor.fetchone()[0]
+    return sizes
 
 
 def chart_values(html: str) -> int:
@@ -120,7 +145,17 @@ def chart_values(html: str) -> int:
     if not match:
         return 0
     figure = json.loads(match.group(1))
-    return sum(value is not None for trace in figure["data"] for value in trace.get("y", []))
+    # The compact figure (dashboard/charts.py): lines carry "y"; the band "low" and "high",
+    # which charts.js draws as two values wherever both are defined.
+    return sum(
+        sum(value is not None for value in trace.get("y", []))
+        + 2
+        * sum(
+            low is not None and high is not None
+            for low, high in zip(trace.get("low", []), trace.get("high", []), strict=True)
+        )
+        for trace in figure["data"]
+    )
 
 
 def measure(client, url: str, repeat: int) -> dict:
@@ -145,6 +180,14 @@ def measure(client, url: str, repeat: int) -> dict:
     }
 
 
+def measure_pages(client, page: str, repeat: int) -> dict[str, dict]:
+    return {
+        label: measure(client, f"{page}?{label}", repeat)
+        for period in PERIODS
+        for label in (f"period={period}", f"period={period}&offers=1")
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("ALLOWED_HOSTS", "testserver")
@@ -156,10 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connection
         from django.test import Client, override_settings
         from django.urls import reverse
+        from django.utils import timezone
 
+        from pricing.retention import history_prune
         from pricing.selectors import MAX_TREND_VALUES
 
-        owner, product = write_history(days=args.days, offers=args.offers)
+        now = timezone.now().replace(second=0, microsecond=0)
+        owner, product = write_history(days=args.days, offers=args.offers, now=now)
         # Production serves hashed names from collectstatic's manifest; there is none here.
         plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
         override_settings(STORAGES=settings.STORAGES | {"staticfiles": plain}).enable()
@@ -169,26 +215,66 @@ def main(argv: list[str] | None = None) -> int:
         client.get(page)  # warm up: template loading, first connection
 
         print(
-            f"One product, {args.days} days of minute snapshots, {args.offers} offers changing "
-            f"hourly; {connection.vendor}; the chart's cap is {MAX_TREND_VALUES:,} values; "
-            f"median of {args.repeat} requests; currency {settings.PRICE_CURRENCY}."
+            f"{args.days} days of minute snapshots, {args.offers} offers changing hourly; "
+            f"{connection.vendor}; the chart's cap is {MAX_TREND_VALUES:,} values; median of "
+            f"{args.repeat} requests; currency {settings.PRICE_CURRENCY}.",
+            file=sys.stderr,
         )
-        print(f"\n{'page':<22} {'HTML bytes':>10} {'queries':>8} {'chart values':>13} {'ms':>8}")
-        rows = {}
-        for period in PERIODS:
-            for offers in (False, True):
-                label = f"period={period}" + ("&offers=1" if offers else "")
-                rows[label] = measure(client, f"{page}?{label}", args.repeat)
-                row = rows[label]
-                print(
-                    f"{label:<22} {row['bytes']:>10,} {row['queries']:>8} "
-                    f"{row['values']:>13,} {row['ms']:>8.1f}"
+        columns = {}
+        before = storage()
+        columns[f"{args.days} d, all raw"] = measure_pages(client, page, args.repeat)
+        print(f"Pruning to {settings.HISTORY_RAW_DAYS} days of raw history …", file=sys.stderr)
+        while not history_prune(now=now).done:
+            pass
+        after = storage()
+        columns[f"{args.days} d, pruned"] = measure_pages(client, page, args.repeat)
+        _, month = write_history(days=30, offers=args.offers, owner=owner, now=now)
+        storage()  # vacuumed and analysed like the year's (autovacuum would do it in time)
+        month_page = reverse("dashboard:product", args=[month.pk])
+        columns["30 d"] = measure_pages(client, month_page, args.repeat)
+
+        print(
+            f"\nThe product page: {args.days} days of minute history, all raw and then pruned "
+            f"to HISTORY_RAW_DAYS={settings.HISTORY_RAW_DAYS}; a month of it beside; "
+            f"{connection.vendor}, median of {args.repeat} requests."
+        )
+        print("Cells: ms · queries · HTML KB · chart values")
+        names = list(columns)
+        print(f"\n{'page':<22}" + "".join(f"{name:>30}" for name in names))
+        for label in columns[names[0]]:
+            cells = []
+            for name in names:
+                row = columns[name][label]
+                cell = (
+                    f"{row['ms']:.1f} · {row['queries']} · {row['bytes'] / 1000:.0f} · "
+                    f"{row['values']:,}"
                 )
-        base = rows["period=24h"]["ms"]
-        print("\nTime relative to the 24 h page, same run:")
-        for label, row in rows.items():
-            print(f"  {label:<22} {row['ms'] / base:5.2f}×")
-        over = [label for label, row in rows.items() if row["values"] > MAX_TREND_VALUES]
+                cells.append(f"{cell:>30}")
+            print(f"{label:<22}" + "".join(cells))
+        print("\nTime relative to the 30-day product's page for the same period, same run:")
+        for label in columns["30 d"]:
+            base = columns["30 d"][label]["ms"]
+            ratios = "  ".join(
+                f"{name}: {columns[name][label]['ms'] / base:4.2f}×" for name in names[:2]
+            )
+            print(f"  {label:<22} {ratios}")
+        if before:
+            print(f"\nStorage of {args.days} days of history (one product, rows and indexes):")
+            for table in RAW_TABLES + ROLLUP_TABLES:
+                print(f"  {table:<28} {before[table]:>14,} B  →  {after[table]:>14,} B")
+            total_before, total_after = sum(before.values()), sum(after.values())
+            raw_only = sum(before[table] for table in RAW_TABLES)
+            print(
+                f"  {'total':<28} {total_before:>14,} B  →  {total_after:>14,} B  "
+                f"(raw only, as before roll-ups: {raw_only:,} B; per product-year after "
+                f"pruning: {total_after * 365 / args.days / 1e6:.1f} MB)"
+            )
+        over = [
+            f"{name} {label}"
+            for name, rows in columns.items()
+            for label, row in rows.items()
+            if row["values"] > MAX_TREND_VALUES
+        ]
         if over:
             print(f"Over the cap: {', '.join(over)}", file=sys.stderr)
             return 1
