@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint format superuser clean
+.PHONY: help venv run test test-fast lint format superuser clean loadtest
 
 help:
 	@echo "make run        start web, worker and Offers simulator on http://127.0.0.1:8000"
 	@echo "make test       run the whole test suite (SQLite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make lint       ruff check, format check, the layering contracts (import-linter), the OpenAPI schema"
 	@echo "make superuser  create a staff account for the admin"
+	@echo "make loadtest   50 signed-in users on gunicorn while the sync runs (bench/load.py; PostgreSQL and Redis)"
 
 # Django 6 needs Python >= 3.12; the system python3 may be older, so look for one that is not.
 $(PY):
@@ -73,6 +74,13 @@ format: $(STAMP)
 
 superuser: $(STAMP) .env
 	$(PY) manage.py createsuperuser
+
+# bench/load.py: its own database on this PostgreSQL server (dropped afterwards) and this Redis
+# database (flushed at the start and the end: not the one `make run` or the tests use).
+LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/7
+loadtest: $(STAMP)
+	$(PY) bench/load.py --database-url $(LOADTEST_DATABASE_URL) --redis-url $(LOADTEST_REDIS_URL) $(LOADTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles var/*.sqlite3* var/*.json
