@@ -304,15 +304,15 @@ def _rebuild_snapshots(product_ids: Sequence[uuid.UUID], floor: datetime | None)
         .order_by()
     )
     ends = {}
-    for which, order in (("first", ("taken_at", "id")), ("last", ("-taken_at", "-id"))):
+    # The first and the last snapshot of each hour, as (taken_at, id) orders them.
+    for which, order in (
+        ("first", [F("taken_at").asc(), F("id").asc()]),
+        ("last", [F("taken_at").desc(), F("id").desc()]),
+    ):
         ranked = raw.annotate(
             hour=_hour("taken_at"),
             rank=Window(
-                RowNumber(),
-                partition_by=[F("product_id"), _hour("taken_at")],
-                order_by=[
-                    F(name[1:]).desc() if name[0] == "-" else F(name).asc() for name in order
-                ],
+                RowNumber(), partition_by=[F("product_id"), _hour("taken_at")], order_by=order
             ),
         ).filter(rank=1)
         for product_id, hour, mean in ranked.values_list("product_id", "hour", "mean_price"):
