@@ -54,13 +54,9 @@ def span_ceil(span: RollupSpan, moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Sums:
-    """Snapshots summed: the columns of a SnapshotRollup, one for one.
-
-    Combining two is exact and order-free (merge): counts and sums add, min and max take the
-    lower and higher, first and last the earlier and later snapshot (on a tie, the one merged
-    into, then the one merged: the order the rows were written, as (taken_at, id) orders them).
-    """
+class Totals:
+    """Snapshots summed: counts and sums add, min and max take the lower and higher. What a
+    bucket of any size holds (pricing.trends.sources); a roll-up row adds its ends (Sums)."""
 
     snapshots: int
     mean_sum: float
@@ -71,6 +67,48 @@ class Sums:
     max_price: int | None
     offer_count_sum: int
     total_stock_sum: int
+
+    @classmethod
+    def of_figures(cls, mean, weighted, low, high, offers, stock) -> Totals:
+        """One snapshot's figures (its mean, weighted mean, min, max, offer count, stock)."""
+        return Totals(
+            1,
+            mean or 0.0,
+            int(mean is not None),
+            weighted or 0.0,
+            int(weighted is not None),
+            low,
+            high,
+            offers,
+            stock,
+        )
+
+    def merged_totals(self, other: Totals) -> dict:
+        return {
+            "snapshots": self.snapshots + other.snapshots,
+            "mean_sum": self.mean_sum + other.mean_sum,
+            "mean_count": self.mean_count + other.mean_count,
+            "weighted_mean_sum": self.weighted_mean_sum + other.weighted_mean_sum,
+            "weighted_mean_count": self.weighted_mean_count + other.weighted_mean_count,
+            "min_price": _extreme(min, self.min_price, other.min_price),
+            "max_price": _extreme(max, self.max_price, other.max_price),
+            "offer_count_sum": self.offer_count_sum + other.offer_count_sum,
+            "total_stock_sum": self.total_stock_sum + other.total_stock_sum,
+        }
+
+    def merge(self, other: Totals) -> Totals:
+        return Totals(**self.merged_totals(other))
+
+
+@dataclass(frozen=True, slots=True)
+class Sums(Totals):
+    """A roll-up row's figures: the columns of a SnapshotRollup, one for one.
+
+    Combining two is exact and order-free (merge): Totals', and first and last the earlier and
+    later snapshot (on a tie, the one merged into, then the one merged: the order the rows
+    were written, as (taken_at, id) orders them).
+    """
+
     first_at: datetime
     first_mean: float | None
     last_at: datetime
@@ -78,22 +116,16 @@ class Sums:
 
     @classmethod
     def of_snapshot(cls, snapshot: ProductSnapshot) -> Sums:
-        mean, weighted = snapshot.mean_price, snapshot.weighted_mean_price
-        return cls(
-            snapshots=1,
-            mean_sum=mean or 0.0,
-            mean_count=int(mean is not None),
-            weighted_mean_sum=weighted or 0.0,
-            weighted_mean_count=int(weighted is not None),
-            min_price=snapshot.min_price,
-            max_price=snapshot.max_price,
-            offer_count_sum=snapshot.offer_count,
-            total_stock_sum=snapshot.total_stock,
-            first_at=snapshot.taken_at,
-            first_mean=mean,
-            last_at=snapshot.taken_at,
-            last_mean=mean,
+        totals = Totals.of_figures(
+            snapshot.mean_price,
+            snapshot.weighted_mean_price,
+            snapshot.min_price,
+            snapshot.max_price,
+            snapshot.offer_count,
+            snapshot.total_stock,
         )
+        at, mean = snapshot.taken_at, snapshot.mean_price
+        return cls(*astuple(totals), first_at=at, first_mean=mean, last_at=at, last_mean=mean)
 
     @classmethod
     def of_row(cls, row: SnapshotRollup) -> Sums:
@@ -103,15 +135,7 @@ class Sums:
         first = other if other.first_at < self.first_at else self
         last = other if other.last_at >= self.last_at else self
         return Sums(
-            snapshots=self.snapshots + other.snapshots,
-            mean_sum=self.mean_sum + other.mean_sum,
-            mean_count=self.mean_count + other.mean_count,
-            weighted_mean_sum=self.weighted_mean_sum + other.weighted_mean_sum,
-            weighted_mean_count=self.weighted_mean_count + other.weighted_mean_count,
-            min_price=_extreme(min, self.min_price, other.min_price),
-            max_price=_extreme(max, self.max_price, other.max_price),
-            offer_count_sum=self.offer_count_sum + other.offer_count_sum,
-            total_stock_sum=self.total_stock_sum + other.total_stock_sum,
+            **self.merged_totals(other),
             first_at=first.first_at,
             first_mean=first.first_mean,
             last_at=last.last_at,
@@ -377,6 +401,7 @@ __all__ = [
     "SUMS_FIELDS",
     "LastPrice",
     "Sums",
+    "Totals",
     "rollups_add",
     "rollups_rebuild",
     "span_ceil",

@@ -9,7 +9,7 @@ left: there the hourly ones serve every zone, and in a zone with a half-hour off
 counts in the bucket its start falls in.
 
 Each reader here asks every piece in one statement (UNION ALL) and combines the pieces' rows in
-Python with the roll-ups' own rule (pricing.rollups.Sums): the answer is the one the raw rows
+Python with the roll-ups' own rule (pricing.rollups.Totals): the answer is the one the raw rows
 would give, bucket for bucket, at the cost of a few hundred rows instead of half a million.
 """
 
@@ -30,7 +30,7 @@ from pricing.models import (
     RollupSpan,
     SnapshotRollup,
 )
-from pricing.rollups import SPAN_LENGTH, span_ceil, span_start
+from pricing.rollups import SPAN_LENGTH, Totals, span_ceil, span_start
 from pricing.trends.buckets import FINEST_FIRST, Bucket, BucketGrid
 from products.models import Product
 
@@ -181,39 +181,9 @@ def snapshot_counts(product: Product, pieces: Sequence[Piece]) -> Counts:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class BucketSums:
-    """A bucket's snapshots summed (pricing.rollups.Sums, without first and last)."""
-
-    snapshots: int
-    mean_sum: float
-    mean_count: int
-    weighted_mean_sum: float
-    weighted_mean_count: int
-    min_price: int | None
-    max_price: int | None
-    offer_count_sum: int
-    total_stock_sum: int
-
-    def merge(self, other: BucketSums) -> BucketSums:
-        low = [p for p in (self.min_price, other.min_price) if p is not None]
-        high = [p for p in (self.max_price, other.max_price) if p is not None]
-        return BucketSums(
-            self.snapshots + other.snapshots,
-            self.mean_sum + other.mean_sum,
-            self.mean_count + other.mean_count,
-            self.weighted_mean_sum + other.weighted_mean_sum,
-            self.weighted_mean_count + other.weighted_mean_count,
-            min(low, default=None),
-            max(high, default=None),
-            self.offer_count_sum + other.offer_count_sum,
-            self.total_stock_sum + other.total_stock_sum,
-        )
-
-
 def bucket_sums(
     product: Product, grid: BucketGrid, pieces: Sequence[Piece]
-) -> list[tuple[datetime, BucketSums]]:
+) -> list[tuple[datetime, Totals]]:
     """(bucket time as the database gives it, the bucket's sums), oldest first. One query."""
     querysets = []
     for piece in pieces:
@@ -257,11 +227,11 @@ def bucket_sums(
                 "stock",
             )
         )
-    buckets: dict[datetime, BucketSums] = {}
+    buckets: dict[datetime, Totals] = {}
     for at, n, mean_sum, mean_count, w_sum, w_count, low, high, offers, stock in _union(
         querysets, order="at"
     ):
-        sums = BucketSums(
+        sums = Totals(
             int(n),
             float(mean_sum or 0.0),
             int(mean_count),
@@ -278,7 +248,7 @@ def bucket_sums(
 
 def each_snapshot(
     product: Product, start: datetime, end: datetime
-) -> list[tuple[datetime, BucketSums]]:
+) -> list[tuple[datetime, Totals]]:
     """(taken_at, the snapshot as a bucket of one), oldest first: RAW buckets. One query."""
     rows = (
         ProductSnapshot.objects.filter(product=product, taken_at__gte=start, taken_at__lt=end)
@@ -293,23 +263,7 @@ def each_snapshot(
             "total_stock",
         )
     )
-    return [
-        (
-            taken_at,
-            BucketSums(
-                1,
-                mean or 0.0,
-                int(mean is not None),
-                weighted or 0.0,
-                int(weighted is not None),
-                low,
-                high,
-                offers,
-                stock,
-            ),
-        )
-        for taken_at, mean, weighted, low, high, offers, stock in rows
-    ]
+    return [(taken_at, Totals.of_figures(*figures)) for taken_at, *figures in rows]
 
 
 def last_prices(
@@ -360,7 +314,6 @@ def last_prices(
 
 
 __all__ = [
-    "BucketSums",
     "Counts",
     "Piece",
     "Source",
