@@ -1,0 +1,1 @@
+"""The deployment kit: gunicorn's settings, the container's health probe, PostgreSQL backups."""
