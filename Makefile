@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test test-fast lint format superuser clean loadtest
+.PHONY: help venv run test test-fast lint deploy-check format superuser clean loadtest
 
 help:
 	@echo "make run        start web, worker and Offers simulator on http://127.0.0.1:8000"
 	@echo "make test       run the whole test suite (SQLite; PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)"
 	@echo "make lint       ruff check, format check, the layering contracts (import-linter), the OpenAPI schema"
+	@echo "make deploy-check  hadolint on the Dockerfile; docker-compose config with .env.example"
 	@echo "make superuser  create a staff account for the admin"
 	@echo "make loadtest   50 signed-in users on gunicorn while the sync runs (bench/load.py; PostgreSQL and Redis)"
 
@@ -67,6 +68,17 @@ lint: $(STAMP)
 	@# The API's OpenAPI schema: valid, and no endpoint drf-spectacular cannot describe.
 	@# Production settings with a throwaway key: test mode (DJANGO_TESTING) exists only under pytest.
 	DJANGO_TESTING=0 ENV_FILE=/dev/null SECRET_KEY=openapi-schema-only $(PY) manage.py spectacular --validate --fail-on-warn --file $(VENV)/openapi.yaml
+
+# The deployment files, as far as a machine without a Docker engine can check them (README,
+# "Deploying"): the Dockerfile by hadolint (from PyPI), the compose file by Debian's
+# docker-compose, with .env.example as the app's settings, with and without the simulator.
+deploy-check: $(STAMP)
+	$(VENV)/bin/hadolint Dockerfile
+	@command -v docker-compose >/dev/null || { \
+	  echo "error: docker-compose is missing: apt-get install docker-compose" >&2; exit 1; }
+	APP_ENV_FILE=.env.example docker-compose config --quiet
+	APP_ENV_FILE=.env.example docker-compose --profile simulator config --quiet
+	@echo "deploy-check: the Dockerfile and docker-compose.yml pass"
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
