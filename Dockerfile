@@ -30,10 +30,11 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     && useradd --create-home --uid 10001 --gid 10001 app
 
 WORKDIR /app
-COPY --chown=app:app . .
+# The code and the static files stay root's: the app's user reads them and writes only in var/.
+COPY . .
 # Static files are collected and compressed at build time (whitenoise serves them, plotly.js
 # included, with hashed names cached for ever). collectstatic reads the settings but needs no
-# secret and no database: a throwaway key is enough. var/ is where the settings may write.
+# secret and no database: a throwaway key is enough.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input --verbosity 0 \
     && mkdir -p /app/var && chown app:app /app/var
 # By number, so that a platform can tell without /etc/passwd that it is not root.
