@@ -57,10 +57,8 @@ def _answers(name: str, probe) -> bool:
     try:
         probe()
     except Exception:
-        # Any failure of a backing service means "unavailable"; the log keeps why.
+        # Any failure of a backing service means "unavailable"; the log keeps why. (A broken
+        # database connection is closed at the request's end, as after any request.)
         logger.warning("healthz: the %s does not answer", name, exc_info=True)
-        if name == "database":
-            # A broken connection is not reused by the next probe.
-            connection.close_if_unusable_or_obsolete()
         return False
     return True

@@ -53,9 +53,11 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return instructions
 
 
-def exec_form(arguments: str) -> list[str]:
-    """A Dockerfile or compose command in exec form (JSON array) or shell form."""
-    return yaml.safe_load(arguments) if arguments.startswith("[") else shlex.split(arguments)
+def command_words(command: str | list[str]) -> list[str]:
+    """A command as words: a list already (compose), exec form (a JSON array) or shell form."""
+    if isinstance(command, list):
+        return command
+    return yaml.safe_load(command) if command.startswith("[") else shlex.split(command)
 
 
 def simple_commands(command: list[str]) -> list[list[str]]:
@@ -124,7 +126,7 @@ def every_command() -> list[tuple[str, list[str]]]:
         for kind, command in procfile(name).items():
             found.append((f"{name} {kind}", command))
     for service, definition in compose_services_of_our_image().items():
-        found.append((f"docker-compose.yml {service}", exec_form_of(definition["command"])))
+        found.append((f"docker-compose.yml {service}", command_words(definition["command"])))
         test = definition.get("healthcheck", {}).get("test")
         if test:
             found.append((f"docker-compose.yml {service} healthcheck", test[1:]))
@@ -134,13 +136,10 @@ def every_command() -> list[tuple[str, list[str]]]:
                 arguments = arguments.partition(" CMD ")[2]
             if arguments.startswith("--mount"):  # pip, from the wheels: not ours to check
                 continue
-            command = exec_form(arguments) if arguments.startswith("[") else ["sh", "-c", arguments]
+            shell_form = not arguments.startswith("[")
+            command = ["sh", "-c", arguments] if shell_form else command_words(arguments)
             found.append((f"Dockerfile {keyword}", command))
     return found
-
-
-def exec_form_of(command) -> list[str]:
-    return command if isinstance(command, list) else shlex.split(command)
 
 
 # The base image's own tools, in the Dockerfile's RUN steps.
@@ -182,12 +181,12 @@ def test_the_procfile_has_a_release_step_web_one_scheduler_and_workers():
 def test_compose_migrates_once_before_anything_serves_or_syncs():
     services = compose()["services"]
     release = services["release"]
-    assert "manage.py migrate" in " ".join(exec_form_of(release["command"]))
+    assert "manage.py migrate" in " ".join(command_words(release["command"]))
     assert release["restart"] == "no"
     for name in ("web", "scheduler", "worker"):
         depends_on = services[name]["depends_on"]
         assert depends_on["release"] == {"condition": "service_completed_successfully"}, name
-        assert "migrate" not in " ".join(exec_form_of(services[name]["command"])), name
+        assert "migrate" not in " ".join(command_words(services[name]["command"])), name
 
 
 def test_compose_runs_exactly_one_scheduler_and_scalable_workers():
@@ -211,7 +210,7 @@ def test_the_simulator_profile_serves_where_the_documentation_points():
     services = compose()["services"]
     offers = services["offers"]
     assert offers["profiles"] == ["simulator"]
-    command = exec_form_of(offers["command"])
+    command = command_words(offers["command"])
     assert command[:3] == ["python", "-m", "offers_simulator"]
     port = command[command.index("--port") + 1]
     documented = f"OFFERS_BASE_URL=http://offers:{port}/api/v1"
