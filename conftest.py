@@ -2,6 +2,7 @@
 (a second client, a real Huey consumer) on the test database, and the task queue."""
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -162,6 +163,13 @@ def offers_simulator(offers_simulator_process, settings):
 
 
 # --- Processes started by tests (a second client, a Huey consumer) ------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a server a test starts, or a refused connection)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def database_url_of(connection) -> str:

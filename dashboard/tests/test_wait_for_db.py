@@ -13,13 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 import pytest
 
+from conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_db(database_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import database_url_of
+from conftest import database_url_of, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,12 +63,6 @@ def test_a_trailing_slash_and_head_work_other_methods_do_not(client):
 
 
 # --- In production, under gunicorn -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def production_env(**overrides: str) -> dict[str, str]:

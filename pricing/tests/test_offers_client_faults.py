@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from conftest import free_port
 from pricing.models import OffersAccessToken
 from pricing.offers_client import (
     OffersClient,
@@ -19,7 +20,7 @@ from pricing.offers_client import (
     OffersProtocolError,
     OffersUnavailable,
 )
-from pricing.tests.helpers import free_port, stored_token
+from pricing.tests.helpers import stored_token
 
 
 def test_latency_within_the_read_timeout_works(offers_simulator, make_client, product_id):
