@@ -4,8 +4,9 @@ shared access token and leases.
 All times are stored in UTC. Prices are integers: whole units of settings.PRICE_CURRENCY.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -155,6 +156,17 @@ class ProductSnapshot(models.Model):
     median_price = models.FloatField(null=True)
     weighted_mean_price = models.FloatField(
         null=True, help_text="Σ price·stock / Σ stock; undefined when the total stock is 0."
+    )
+    # What changed since the product's previous successful sync, for alerts and their
+    # back-tests (pricing.alerts). NULL at the first sync, which has nothing to compare to.
+    cheapest_offer_id = models.UUIDField(null=True, help_text="The service's id; ties: lowest id.")
+    offers_appeared = models.PositiveIntegerField(null=True, help_text="New or returning offers.")
+    offers_vanished = models.PositiveIntegerField(null=True)
+    offers_sold_out = models.PositiveIntegerField(
+        null=True, help_text="Offers that had stock and now have none or vanished."
+    )
+    offers_restocked = models.PositiveIntegerField(
+        null=True, help_text="Offers without stock (or gone) that now have stock."
     )
 
     class Meta:
@@ -367,3 +379,218 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} beat at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Alerts (pricing.alerts) ---------------------------------------------------------------------
+
+
+class AlertKind(models.TextChoices):
+    """What a rule watches. States (a price under a threshold, no stock) hold for as long as
+    they are true; events (an offer appears) are true at the one sync that saw them."""
+
+    PRICE_BELOW = "price_below", "Price falls below"
+    PRICE_ABOVE = "price_above", "Price rises above"
+    PRICE_MOVE = "price_move", "Price moves within a window"
+    CHEAPEST_CHANGED = "cheapest_changed", "Cheapest offer changes hands"
+    OUT_OF_STOCK = "out_of_stock", "Product goes out of stock"
+    BACK_IN_STOCK = "back_in_stock", "Product is back in stock"
+    STOCK_BELOW = "stock_below", "Total stock falls below"
+    OFFER_OUT_OF_STOCK = "offer_out_of_stock", "An offer sells out"
+    OFFER_BACK_IN_STOCK = "offer_back_in_stock", "An offer is back in stock"
+    OFFER_APPEARED = "offer_appeared", "A new offer appears"
+    OFFER_VANISHED = "offer_vanished", "An offer vanishes"
+    NEW_LOW = "new_low", "Lowest price in N days"
+    NEW_HIGH = "new_high", "Highest price in N days"
+
+
+class AlertFigure(models.TextChoices):
+    """The price a price rule watches."""
+
+    CHEAPEST = "cheapest", "Cheapest offer"
+    MEAN = "mean", "Mean price"
+    WEIGHTED_MEAN = "weighted_mean", "Stock-weighted mean"
+    CHEAPEST_IN_STOCK = "cheapest_in_stock", "Cheapest offer with at least N in stock"
+
+
+class AlertDirection(models.TextChoices):
+    DOWN = "down", "Down"
+    UP = "up", "Up"
+    EITHER = "either", "Either way"
+
+
+class AlertRuleQuerySet(models.QuerySet):
+    def for_owner(self, owner) -> "AlertRuleQuerySet":
+        return self.filter(product__owner=owner)
+
+
+class AlertRule(models.Model):
+    """A user's rule on one of their products, with its noise controls and its state.
+
+    The state (armed, streak, last_fired_at) is written only by the evaluation, in the sync's
+    store transaction (pricing.alerts.evaluation): a crash loses or repeats no firing.
+    Parameters are checked by pricing.alerts.rules (the one validation, for pages and API).
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="alert_rules")
+    kind = models.CharField(max_length=24, choices=AlertKind)
+    figure = models.CharField(max_length=24, choices=AlertFigure, blank=True)
+    # Price thresholds in whole currency units; for stock_below, items.
+    threshold = models.PositiveBigIntegerField(null=True, blank=True)
+    # cheapest_in_stock: the least items an offer must have in stock to count.
+    min_stock = models.PositiveIntegerField(null=True, blank=True)
+    direction = models.CharField(max_length=8, choices=AlertDirection, blank=True)
+    # price_move: at least this percentage or this amount, from the figure `window` ago.
+    change_percent = models.FloatField(null=True, blank=True)
+    change_amount = models.PositiveBigIntegerField(null=True, blank=True)
+    window = models.DurationField(null=True, blank=True)
+    # new_low / new_high: the whole UTC days before the sync's day that the price is compared to.
+    lookback = models.DurationField(null=True, blank=True)
+
+    # Noise control.
+    debounce = models.PositiveSmallIntegerField(
+        default=1, help_text="Consecutive syncs the condition must hold before it fires."
+    )
+    cooldown = models.DurationField(default=timedelta(0))
+    is_enabled = models.BooleanField(default=True)
+
+    # State, written by the evaluation only.
+    armed = models.BooleanField(default=True, editable=False)
+    streak = models.PositiveIntegerField(default=0, editable=False)
+    last_fired_at = models.DateTimeField(null=True, blank=True, editable=False)
+    evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AlertRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["product", "is_enabled"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.product_id}"
+
+
+class AlertDelivery(models.TextChoices):
+    """What became of a firing, decided when it fired."""
+
+    SENT = "sent", "Sent"
+    HELD = "held", "Held for the digest (quiet hours)"
+    CAPPED = "capped", "Not sent (daily cap reached)"
+
+
+class AlertFiringQuerySet(models.QuerySet):
+    def for_owner(self, owner) -> "AlertFiringQuerySet":
+        return self.filter(owner=owner)
+
+    def unread(self) -> "AlertFiringQuerySet":
+        return self.filter(read_at__isnull=True)
+
+
+class AlertFiring(models.Model):
+    """One firing of a rule: what it saw, and how it was delivered. Kept when the rule is
+    deleted (its kind and message say what it was)."""
+
+    rule = models.ForeignKey(
+        AlertRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="firings"
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="alert_firings")
+    # The product's owner, so that the feed reads by (owner, time) with one index.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_firings"
+    )
+    kind = models.CharField(max_length=24, choices=AlertKind)
+    # When the sync that decided it took its snapshot (the answer's arrival).
+    fired_at = models.DateTimeField()
+    message = models.TextField()
+    # The figures that triggered it: {"value": ..., "threshold": ..., "reference": ...}.
+    values = models.JSONField(default=dict)
+    delivery = models.CharField(max_length=8, choices=AlertDelivery, default=AlertDelivery.SENT)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Email: when it is due (None: not emailed), and when it went, alone or in a digest.
+    email_due_at = models.DateTimeField(null=True, blank=True)
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlertFiringQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-fired_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-fired_at"]),
+            models.Index(fields=["product", "-fired_at"]),
+            models.Index(
+                fields=["email_due_at"],
+                condition=Q(email_sent_at__isnull=True, email_due_at__isnull=False),
+                name="pricing_alertfiring_email_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.fired_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookAttempt(models.Model):
+    """One attempt to POST a firing to its owner's webhook, with what came of it."""
+
+    firing = models.ForeignKey(
+        AlertFiring, on_delete=models.CASCADE, related_name="webhook_attempts"
+    )
+    attempt = models.PositiveSmallIntegerField()
+    attempted_at = models.DateTimeField()
+    url = models.URLField(max_length=2000)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    succeeded = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["firing", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firing", "attempt"], name="pricing_webhookattempt_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"Attempt {self.attempt} of firing {self.firing_id}: {self.status_code or self.error}"
+        )
+
+
+class AlertEmailMode(models.TextChoices):
+    OFF = "off", "No email"
+    IMMEDIATE = "immediate", "At once"
+    DIGEST = "digest", "A daily digest"
+
+
+class AlertSettings(models.Model):
+    """How a user's alerts reach them. One row per user, made on first use
+    (pricing.alerts.rules.alert_settings_of)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="alert_settings",
+    )
+    email_mode = models.CharField(
+        max_length=12, choices=AlertEmailMode, default=AlertEmailMode.IMMEDIATE
+    )
+    # Local hours (the user's time zone), 0–23.
+    digest_hour = models.PositiveSmallIntegerField(default=8)
+    # Quiet from quiet_start up to quiet_end (it may wrap midnight); both None: never quiet.
+    quiet_start = models.PositiveSmallIntegerField(null=True, blank=True)
+    quiet_end = models.PositiveSmallIntegerField(null=True, blank=True)
+    daily_cap = models.PositiveIntegerField(
+        default=50, help_text="Firings delivered per local day; the rest are only recorded."
+    )
+    webhook_url = models.URLField(max_length=2000, blank=True)
+    # The key of the webhooks' HMAC-SHA256 signature.
+    webhook_secret = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name_plural = "alert settings"
+
+    def __str__(self) -> str:
+        return f"Alert settings of {self.user_id}"

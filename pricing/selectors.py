@@ -39,6 +39,17 @@ from django.db.models import (
     When,
 )
 
+from pricing.alerts.backtest import BacktestResult, alert_backtest
+from pricing.alerts.rules import EVENT_KINDS, LOOKBACK_DAYS, MOVE_FIGURES, WINDOWS
+from pricing.alerts.selectors import (
+    AlertFiringInfo,
+    AlertRuleInfo,
+    alert_firings,
+    alert_rule_get,
+    alert_rules,
+    alert_settings_of,
+    alerts_unread_count,
+)
 from pricing.health import (
     SCHEDULER_STALE_AFTER,
     OffersTokenState,
@@ -54,6 +65,11 @@ from pricing.health import (
     staff_health,
 )
 from pricing.models import (
+    AlertDelivery,
+    AlertDirection,
+    AlertEmailMode,
+    AlertFigure,
+    AlertKind,
     Offer,
     OfferObservation,
     ProductSnapshot,
@@ -84,8 +100,20 @@ from products.models import Product
 
 __all__ = [
     "CATALOGUE_CHANGE_PERIOD",
+    "EVENT_KINDS",
+    "LOOKBACK_DAYS",
     "MAX_TREND_VALUES",
+    "MOVE_FIGURES",
     "SCHEDULER_STALE_AFTER",
+    "WINDOWS",
+    "AlertDelivery",
+    "AlertDirection",
+    "AlertEmailMode",
+    "AlertFigure",
+    "AlertFiringInfo",
+    "AlertKind",
+    "AlertRuleInfo",
+    "BacktestResult",
     "Bucket",
     "CatalogueSummary",
     "CurrentOffer",
@@ -108,6 +136,12 @@ __all__ = [
     "TrendPoint",
     "TrendTooFine",
     "TrendTooLarge",
+    "alert_backtest",
+    "alert_firings",
+    "alert_rule_get",
+    "alert_rules",
+    "alert_settings_of",
+    "alerts_unread_count",
     "catalogue_summary",
     "current_offers",
     "history_start",

@@ -22,6 +22,17 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from pricing.alerts.delivery import alerts_deliver
+from pricing.alerts.services import (
+    AlertRuleNotFound,
+    alert_firings_mark_read,
+    alert_rule_create,
+    alert_rule_delete,
+    alert_rule_update,
+    alert_settings_update,
+    alert_webhook_secret_rotate,
+    webhook_url_check,
+)
 from pricing.leases import lease, lease_claim
 from pricing.models import Heartbeat, ProductTracking, RegistrationState
 from pricing.offers_client import OffersError, OffersRejected, get_offers_client
@@ -50,9 +61,17 @@ from products.models import Product
 # below are public as well.
 __all__ = [
     "SYNC_RUN_LEASE",
+    "AlertRuleNotFound",
     "PruneResult",
     "SyncOutcome",
     "SyncResult",
+    "alert_firings_mark_read",
+    "alert_rule_create",
+    "alert_rule_delete",
+    "alert_rule_update",
+    "alert_settings_update",
+    "alert_webhook_secret_rotate",
+    "alerts_deliver",
     "history_prune",
     "offers_store",
     "offers_store_many",
@@ -63,6 +82,7 @@ __all__ = [
     "sync_run_lease_seconds",
     "sync_run_record",
     "sync_run_start",
+    "webhook_url_check",
 ]
 
 logger = logging.getLogger(__name__)

@@ -33,6 +33,7 @@ from django.db.models import Case, DateTimeField, F, Q, TextField, Value, When
 from django.db.models.functions import Now
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from pricing.alerts.evaluation import alerts_evaluate
 from pricing.leases import lease_claim, lease_release
 from pricing.models import (
     TRACKING_ACTIVE,
@@ -363,6 +364,8 @@ def offers_store_many(
     # No savepoint when nested (a batch's store): a failure here fails the caller's too.
     with transaction.atomic(savepoint=False):
         known = _offers_touched(answers)
+        # Before this store changes them: what the alerts' change counts compare to.
+        changes = _changes_since_last_sync(answers, known)
         new, changed, observations = [], [], []
         written = dict.fromkeys(product_ids, 0)
         for product_id, (offers, at) in answers.items():
@@ -421,11 +424,14 @@ def offers_store_many(
                 product_id=product_id,
                 taken_at=at,
                 **asdict(offer_statistics((o.price, o.items_in_stock) for o in offers)),
+                **changes[product_id],
             )
             for product_id, (offers, at) in answers.items()
         )
         # In this transaction: a roll-up can neither miss these rows nor count them twice.
         rollups_add(snapshots=snapshots, observations=observations)
+        # So is the rules' state: a crash can neither lose a firing nor repeat one.
+        alerts_evaluate(snapshots=snapshots)
         ProductTracking.objects.filter(pk__in=product_ids).update(
             last_synced_at=_by_product(arrived, DateTimeField()),
             last_sync_error="",
@@ -434,6 +440,45 @@ def offers_store_many(
             **_RELEASED,
         )
     return written
+
+
+def _changes_since_last_sync(
+    answers: Mapping[uuid.UUID, tuple[Sequence[OfferData], datetime]], known: Mapping
+) -> dict[uuid.UUID, dict]:
+    """Each product's ProductSnapshot change fields: its cheapest offer, and the counts of
+    offers that appeared, vanished, sold out and came back since its last successful sync
+    (None at its first, which has nothing to compare to). `known` is _offers_touched's, read
+    before the store changes it."""
+    compared = set(
+        ProductTracking.objects.filter(
+            pk__in=list(answers), last_synced_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    before: dict[uuid.UUID, dict[uuid.UUID, int]] = {product_id: {} for product_id in answers}
+    for (product_id, offer_id), row in known.items():
+        if row.is_current:
+            before[product_id][offer_id] = row.items_in_stock
+    changes = {}
+    for product_id, (offers, _) in answers.items():
+        cheapest = min(offers, key=lambda o: (o.price, o.id.int), default=None)
+        change = {"cheapest_offer_id": cheapest.id if cheapest else None}
+        if product_id in compared:
+            was = before[product_id]
+            now = {data.id: data.items_in_stock for data in offers}
+            change |= {
+                "offers_appeared": sum(1 for offer_id in now if offer_id not in was),
+                "offers_vanished": sum(1 for offer_id in was if offer_id not in now),
+                "offers_sold_out": sum(
+                    1 for offer_id, stock in was.items() if stock and not now.get(offer_id)
+                ),
+                "offers_restocked": sum(
+                    1
+                    for offer_id, stock in now.items()
+                    if stock and not was.get(offer_id) and (product_id, offer_id) in known
+                ),
+            }
+        changes[product_id] = change
+    return changes
 
 
 def _offers_touched(answers: Mapping[uuid.UUID, tuple[Sequence[OfferData], datetime]]) -> dict:

@@ -68,6 +68,12 @@ def sync_run_task() -> None:
         register_product_task(product_id)
 
 
+@db_task()
+def alerts_deliver_task(firing_ids: list[int]) -> None:
+    """Deliver new firings (emails due now, webhooks), once their sync's store has committed."""
+    services.alerts_deliver(firing_ids=firing_ids)
+
+
 # Held while pruning: a run that outlasts the next schedule is not joined by a second one.
 PRUNE_LEASE = "history-prune"
 

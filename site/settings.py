@@ -374,6 +374,9 @@ PRICE_CURRENCY = env.str("PRICE_CURRENCY", default="CZK")
 HISTORY_RAW_DAYS = env.int("HISTORY_RAW_DAYS", default=30)
 HISTORY_PRUNE_CHUNK = env.int("HISTORY_PRUNE_CHUNK", default=5000)
 HISTORY_PRUNE_MAX_ROWS = env.int("HISTORY_PRUNE_MAX_ROWS", default=500_000)
+# Alerts' webhooks (pricing.alerts): may they post to private and loopback addresses? Off in
+# production, so that nobody makes the server call its own network; on in development and tests.
+ALERT_WEBHOOKS_ALLOW_PRIVATE = env.bool("ALERT_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG or TESTING)
 
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
