@@ -1,10 +1,11 @@
 """The sync's side of alerts: the rules of the products a store just wrote, evaluated in bulk
 in its transaction (pricing.sync.offers_store_many).
 
-A constant number of queries per batch, however many rules: one reads every rule's condition
-at its product's new snapshot (pricing.alerts.conditions, in SQL), one the rules with their
-owners' settings, one counts the day's firings of the owners that fire, then one insert of the
-firings and one update of the rules' state. The state moves as follows, per rule and sync:
+A constant number of queries per batch, however many rules: one reads the rules with their
+owners' settings, one every rule's condition at its product's new snapshot (in SQL:
+pricing.alerts.conditions), one counts the day's firings of the owners that fire, then one
+insert of the firings and one update of the rules' state. The state moves as follows, per
+rule and sync:
 
 - condition NULL (the data cannot say): nothing changes; missing data is not a change;
 - False: the rule re-arms and its streak ends;
@@ -18,7 +19,7 @@ once the transaction commits.
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import transaction
@@ -48,14 +49,18 @@ SNAPSHOT_FIELDS = (
 )
 
 
-def conditions_at(snapshot_ids: Sequence[int]) -> list[dict]:
+def conditions_at(snapshot_ids: Sequence[int], rules: Iterable[AlertRule]) -> list[dict]:
     """One row per enabled rule of the snapshots' products: the snapshot's figures, the rule's
-    condition there (True, False, None), the value it watched and what it compared it to."""
+    condition there (True, False, None), the value it watched and what it compared it to.
+    `rules` are those rules: their kinds, figures and directions are the cases compiled."""
+    present = {
+        name: {getattr(rule, name) for rule in rules} for name in ("kind", "figure", "direction")
+    }
     snapshots = ProductSnapshot.objects.filter(
         pk__in=snapshot_ids, product__alert_rules__is_enabled=True
     ).annotate(rule_id=F(f"{RULES}id"))
     return list(
-        with_conditions(snapshots, Params(prefix=RULES), live=True)
+        with_conditions(snapshots, Params(prefix=RULES, present=present), live=True)
         .values(
             "rule_id",
             "holds",
@@ -71,19 +76,21 @@ def conditions_at(snapshot_ids: Sequence[int]) -> list[dict]:
 def alerts_evaluate(*, snapshots: Sequence[ProductSnapshot]) -> list[AlertFiring]:
     """Evaluate the rules of the snapshots' products at those snapshots (just written, in the
     caller's transaction); returns the firings made. See the module's doc for the rules."""
-    rows = conditions_at([snapshot.pk for snapshot in snapshots])
-    if not rows:
-        return []
     rules = {
         rule.pk: rule
-        for rule in AlertRule.objects.filter(pk__in=[row["rule_id"] for row in rows])
+        for rule in AlertRule.objects.filter(
+            product_id__in=[snapshot.product_id for snapshot in snapshots], is_enabled=True
+        )
         .select_related("product__owner__alert_settings")
         .order_by("pk")
     }
+    if not rules:
+        return []
+    rows = conditions_at([snapshot.pk for snapshot in snapshots], rules.values())
     due: list[tuple[AlertRule, dict]] = []
     for row in rows:
         rule = rules.get(row["rule_id"])
-        if rule is None:  # deleted since the first query
+        if rule is None:  # enabled since the first query: evaluated from the next sync
             continue
         at = row["taken_at"]
         rule.evaluated_at = at

@@ -15,6 +15,11 @@ from django.core.exceptions import ValidationError
 
 from pricing.models import AlertDirection, AlertFigure, AlertKind, AlertRule
 
+
+class AlertRuleNotFound(LookupError):
+    """No such rule, or product, of this owner (another user's is not found either)."""
+
+
 PRICE_KINDS = frozenset({AlertKind.PRICE_BELOW, AlertKind.PRICE_ABOVE})
 # True at the one sync that saw them: "held for N syncs" means nothing for them.
 EVENT_KINDS = frozenset(
@@ -101,7 +106,7 @@ def rule_spec_clean(spec: Mapping[str, Any]) -> dict[str, Any]:
             return None
         if value < low or (high is not None and value > high):
             errors[name] = (
-                f"Enter a number from {low} to {high}." if high else f"Enter at least {low}."
+                f"Enter a number from {low} to {high:,}." if high else f"Enter at least {low}."
             )
             return None
         return int(value)

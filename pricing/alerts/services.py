@@ -20,15 +20,15 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from pricing.alerts.rules import RULES_PER_PRODUCT_MAX, STARTS_DISARMED, rule_spec_clean
+from pricing.alerts.rules import (
+    RULES_PER_PRODUCT_MAX,
+    STARTS_DISARMED,
+    AlertRuleNotFound,
+    rule_spec_clean,
+)
 from pricing.alerts.selectors import AlertRuleInfo, alert_rule_get
 from pricing.models import AlertEmailMode, AlertFiring, AlertRule, AlertSettings
 from products.models import Product
-
-
-class AlertRuleNotFound(LookupError):
-    """No such rule of this owner."""
-
 
 # What decides a rule's condition: changing any of these starts its state afresh.
 CONDITION_FIELDS = (
