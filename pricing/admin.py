@@ -14,7 +14,15 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.moderation import action_with_reason, audit, audit_trail
-from pricing.models import Offer, ProductSnapshot, ProductTracking, SyncRun
+from pricing.models import (
+    AlertFiring,
+    AlertRule,
+    Offer,
+    ProductSnapshot,
+    ProductTracking,
+    SyncRun,
+    WebhookAttempt,
+)
 from pricing.services import (
     RegistrationRequestOutcome,
     SyncRequestOutcome,
@@ -304,3 +312,33 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "products_skipped",
     ]
     date_hierarchy = "started_at"
+
+
+# Alerts are the users' own: staff see them (to answer "why did I get this?"), change nothing.
+@admin.register(AlertRule)
+class AlertRuleAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "product", "is_enabled", "armed", "streak", "last_fired_at"]
+    list_filter = ["kind", "is_enabled", "armed"]
+    search_fields = ["product__name", "=product__id", "product__owner__email"]
+    list_select_related = ["product"]
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["attempt", "attempted_at", "url", "status_code", "succeeded", "error", "duration_ms"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AlertFiring)
+class AlertFiringAdmin(ReadOnlyAdmin):
+    list_display = ["fired_at", "kind", "product", "owner", "delivery", "read_at", "email_sent_at"]
+    list_filter = ["kind", "delivery"]
+    search_fields = ["product__name", "=product__id", "owner__email"]
+    list_select_related = ["product", "owner"]
+    date_hierarchy = "fired_at"
+    inlines = [WebhookAttemptInline]

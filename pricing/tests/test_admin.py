@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pricing.models import Offer, ProductSnapshot
+from pricing.offers_client import OfferData
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,29 @@ def test_data_from_the_service_is_read_only(staff_client, product_with_history):
     assert response.status_code == 403
     offer.refresh_from_db()
     assert offer.price == 100
+
+
+def test_staff_see_alert_rules_and_firings_read_only(staff_client, product_with_history):
+    from pricing.models import AlertFiring, AlertRule
+    from pricing.services import alert_rule_create, offers_store
+
+    alert_rule_create(
+        owner=product_with_history.owner,
+        product_id=product_with_history.pk,
+        spec={"kind": "price_below", "figure": "cheapest", "threshold": 95},
+    )
+    offers_store(
+        product=product_with_history,
+        offers=[OfferData(uuid.uuid4(), 90, 1)],
+        at=timezone.now(),
+    )
+    firing = AlertFiring.objects.get()
+    for name in ["pricing_alertrule", "pricing_alertfiring"]:
+        assert staff_client.get(reverse(f"admin:{name}_changelist")).status_code == 200, name
+    page = staff_client.get(reverse("admin:pricing_alertfiring_change", args=[firing.pk]))
+    assert page.status_code == 200 and "below 95" in page.content.decode()
+    rule = AlertRule.objects.get()
+    response = staff_client.post(
+        reverse("admin:pricing_alertrule_change", args=[rule.pk]), {"threshold": 1}
+    )
+    assert response.status_code == 403
