@@ -455,9 +455,10 @@ class AlertRule(models.Model):
 
     # State, written by the evaluation only.
     armed = models.BooleanField(default=True, editable=False)
+    # Consecutive syncs where the condition held, counted up to `debounce` (past it, nothing
+    # changes, so a rule that keeps holding costs the store no write).
     streak = models.PositiveIntegerField(default=0, editable=False)
     last_fired_at = models.DateTimeField(null=True, blank=True, editable=False)
-    evaluated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -566,7 +567,7 @@ class AlertEmailMode(models.TextChoices):
 
 class AlertSettings(models.Model):
     """How a user's alerts reach them. One row per user, made on first use
-    (pricing.alerts.rules.alert_settings_of)."""
+    (pricing.alerts.selectors.alert_settings_of)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,

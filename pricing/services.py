@@ -22,7 +22,15 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from pricing.alerts.delivery import alerts_deliver
+from pricing.alerts.delivery import (
+    WebhookOutcome,
+    alert_emails_send,
+    alerts_deliver,
+    webhook_deliver,
+    webhook_signature,
+    webhook_signature_verify,
+    webhooks_resend_forgotten,
+)
 from pricing.alerts.services import (
     AlertRuleNotFound,
     alert_firings_mark_read,
@@ -65,6 +73,8 @@ __all__ = [
     "PruneResult",
     "SyncOutcome",
     "SyncResult",
+    "WebhookOutcome",
+    "alert_emails_send",
     "alert_firings_mark_read",
     "alert_rule_create",
     "alert_rule_delete",
@@ -82,7 +92,11 @@ __all__ = [
     "sync_run_lease_seconds",
     "sync_run_record",
     "sync_run_start",
+    "webhook_deliver",
+    "webhook_signature",
+    "webhook_signature_verify",
     "webhook_url_check",
+    "webhooks_resend_forgotten",
 ]
 
 logger = logging.getLogger(__name__)

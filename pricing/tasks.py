@@ -16,6 +16,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from pricing import services
 from pricing.leases import lease
+from pricing.times import database_now
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,39 @@ def sync_run_task() -> None:
 def alerts_deliver_task(firing_ids: list[int]) -> None:
     """Deliver new firings (emails due now, webhooks), once their sync's store has committed."""
     services.alerts_deliver(firing_ids=firing_ids)
+
+
+# A webhook gets WEBHOOK_ATTEMPTS tries: at once, then after 2, 4, 8, 16 and 32 minutes
+# (Huey's retries; the delay doubles each time), the last about an hour after the first.
+WEBHOOK_ATTEMPTS = 6
+WEBHOOK_RETRY_DELAY = 120
+WEBHOOK_RETRY_BACKOFF = 2
+
+
+class WebhookDeliveryFailed(Exception):
+    """An attempt failed and is worth another: raised so that Huey retries the task."""
+
+
+@db_task(
+    retries=WEBHOOK_ATTEMPTS - 1,
+    retry_delay=WEBHOOK_RETRY_DELAY,
+    retry_backoff=WEBHOOK_RETRY_BACKOFF,
+)
+def webhook_deliver_task(firing_id: int, attempt: int = 1) -> None:
+    """POST a firing to its owner's webhook. A retry runs with these same arguments: the
+    service numbers the attempt after those recorded. A refused URL is not retried."""
+    outcome = services.webhook_deliver(firing_id=firing_id, attempt=attempt)
+    if outcome is services.WebhookOutcome.FAILED:
+        raise WebhookDeliveryFailed(f"Webhook of firing {firing_id} failed")
+
+
+@db_periodic_task(crontab(minute="*"))
+def alert_emails_task() -> None:
+    """Every minute: the alert emails that came due (held by quiet hours, daily digests, and
+    any whose send failed before), and the webhooks whose task was lost."""
+    now = database_now()
+    services.alert_emails_send(now=now)
+    services.webhooks_resend_forgotten(now=now)
 
 
 # Held while pruning: a run that outlasts the next schedule is not joined by a second one.

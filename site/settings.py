@@ -377,6 +377,8 @@ HISTORY_PRUNE_MAX_ROWS = env.int("HISTORY_PRUNE_MAX_ROWS", default=500_000)
 # Alerts' webhooks (pricing.alerts): may they post to private and loopback addresses? Off in
 # production, so that nobody makes the server call its own network; on in development and tests.
 ALERT_WEBHOOKS_ALLOW_PRIVATE = env.bool("ALERT_WEBHOOKS_ALLOW_PRIVATE", default=DEBUG or TESTING)
+# Where people reach the app: the links in emails sent by the worker, which has no request.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -21,9 +21,10 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
+from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
@@ -59,6 +60,33 @@ def alerts_deliver(*, firing_ids: list[int]) -> None:
     owner_ids = {owner_id for _, owner_id, _ in rows}
     if owner_ids:
         alert_emails_send(now=database_now(), owner_ids=owner_ids)
+
+
+# A firing whose webhook has no attempt this long after it fired lost its task (the queue was
+# down when its store committed): the periodic task enqueues it again, for a day.
+WEBHOOK_FORGOTTEN_AFTER = timedelta(minutes=15)
+WEBHOOK_FORGOTTEN_UNTIL = timedelta(days=1)
+
+
+def webhooks_resend_forgotten(*, now: datetime) -> int:
+    """Enqueue the webhooks of firings that have none of their attempts yet, fired between a
+    day and WEBHOOK_FORGOTTEN_AFTER before `now`; returns how many. A receiver sees the same
+    X-PA-Delivery if a slow queue delivers one twice."""
+    forgotten = list(
+        AlertFiring.objects.filter(
+            fired_at__gte=now - WEBHOOK_FORGOTTEN_UNTIL,
+            fired_at__lte=now - WEBHOOK_FORGOTTEN_AFTER,
+            owner__is_active=True,
+            webhook_attempts__isnull=True,
+        )
+        .exclude(delivery=AlertDelivery.CAPPED)
+        .exclude(owner__alert_settings__webhook_url="")
+        .exclude(owner__alert_settings__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    for firing_id in forgotten:
+        _enqueue_webhook(firing_id)
+    return len(forgotten)
 
 
 def _enqueue_webhook(firing_id: int) -> None:
@@ -135,9 +163,11 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _product_path(firing: AlertFiring) -> str:
-    # A path: the settings name no site URL to make it absolute with.
-    return reverse("dashboard:product", kwargs={"product_id": firing.product_id})
+def _product_url(firing: AlertFiring) -> str:
+    """The product page's address: SITE_URL and the page's path (an email has no request to
+    take the host from)."""
+    path = reverse("dashboard:product", kwargs={"product_id": firing.product_id})
+    return settings.SITE_URL.rstrip("/") + path
 
 
 def alert_email_message(firings: list[AlertFiring]) -> EmailMultiAlternatives:
@@ -148,7 +178,7 @@ def alert_email_message(firings: list[AlertFiring]) -> EmailMultiAlternatives:
     items = [
         {
             "product_name": firing.product.name,
-            "product_path": _product_path(firing),
+            "product_url": _product_url(firing),
             "kind_label": firing.get_kind_display(),
             "message": firing.message,
             "fired_at": firing.fired_at,
@@ -159,8 +189,8 @@ def alert_email_message(firings: list[AlertFiring]) -> EmailMultiAlternatives:
     groups: dict[str, dict] = {}
     for item in items:
         group = groups.setdefault(
-            item["product_path"],
-            {"name": item["product_name"], "path": item["product_path"], "firings": []},
+            item["product_url"],
+            {"name": item["product_name"], "path": item["product_url"], "firings": []},
         )
         group["firings"].append(item)
     products = sorted(groups.values(), key=lambda group: (group["name"].casefold(), group["path"]))

@@ -29,7 +29,8 @@ def next_local_hour(at: datetime, zone: ZoneInfo, hour: int) -> datetime:
     local = at.astimezone(zone)
     for days in range(3):
         moment = datetime.combine(local.date() + timedelta(days=days), time(hour), tzinfo=zone)
-        if moment > local:
+        # Compared in UTC: datetimes sharing a zone compare as wall times, wrong across DST.
+        if moment.astimezone(UTC) > at:
             return moment.astimezone(UTC)
     raise AssertionError("an hour of the day comes within two days")
 

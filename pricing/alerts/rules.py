@@ -6,6 +6,7 @@ look-backs in days, cooldowns in minutes); `rule_spec_clean` checks it and retur
 field values, or raises ValidationError with a message per field.
 """
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -101,7 +102,12 @@ def rule_spec_clean(spec: Mapping[str, Any]) -> dict[str, Any]:
         value = data[name]
         if value in (None, ""):
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value != int(value)
+        ):
             errors[name] = "Enter a whole number."
             return None
         if value < low or (high is not None and value > high):
@@ -150,7 +156,11 @@ def rule_spec_clean(spec: Mapping[str, Any]) -> dict[str, Any]:
         if (percent in (None, "")) == (amount in (None, "")):
             errors["change_percent"] = "Enter either a percentage or an amount."
         elif percent not in (None, ""):
-            if isinstance(percent, bool) or not isinstance(percent, int | float):
+            if (
+                isinstance(percent, bool)
+                or not isinstance(percent, int | float)
+                or not math.isfinite(percent)
+            ):
                 errors["change_percent"] = "Enter a number."
             elif not 0 < percent <= 1000:
                 errors["change_percent"] = "Enter a percentage above 0 and up to 1000."

@@ -21,14 +21,24 @@ class AlertRuleInfo:
     description: str  # "Cheapest offer below 95 CZK"
     noise: str  # "after 3 syncs in a row, at most every 60 min"; "" when none
     is_event: bool  # fires on a change seen at one sync (debounce does not apply)
-    # State: armed (fires when the condition becomes true), the current run of syncs where it
-    # holds, the last firing and the last sync that evaluated it.
+    # State: armed (fires when the condition becomes true), the syncs in a row where it held
+    # (counted up to the debounce), the last firing, and the last sync that evaluated it (the
+    # product's last successful sync, for an enabled rule).
     armed: bool
     streak: int
     last_fired_at: datetime | None
     evaluated_at: datetime | None
     created_at: datetime
     firings: int
+
+
+def _evaluated_at(rule: AlertRule) -> datetime | None:
+    """Every successful sync evaluates the product's enabled rules: the last one since the rule
+    changed (None: none yet, or disabled)."""
+    synced = rule.product.tracking.last_synced_at
+    if not rule.is_enabled or synced is None or synced < rule.updated_at:
+        return None
+    return synced
 
 
 def _rule_info(rule: AlertRule) -> AlertRuleInfo:
@@ -42,14 +52,20 @@ def _rule_info(rule: AlertRule) -> AlertRuleInfo:
         armed=rule.armed,
         streak=rule.streak,
         last_fired_at=rule.last_fired_at,
-        evaluated_at=rule.evaluated_at,
+        evaluated_at=_evaluated_at(rule),
         created_at=rule.created_at,
         firings=rule.firing_count,
     )
 
 
 def _rules(owner):
-    return AlertRule.objects.for_owner(owner).annotate(firing_count=Count("firings"))
+    return (
+        AlertRule.objects.for_owner(owner)
+        .select_related("product__tracking")
+        .annotate(firing_count=Count("firings"))
+        # Spelt out: an aggregate's GROUP BY drops Meta.ordering.
+        .order_by("created_at", "id")
+    )
 
 
 def alert_rules(*, owner, product_id: uuid.UUID) -> list[AlertRuleInfo]:
@@ -142,10 +158,12 @@ def alert_firings(
     if not include_capped:
         firings = firings.exclude(delivery=AlertDelivery.CAPPED)
     return FiringList(
-        firings.select_related("product").annotate(
+        firings.select_related("product")
+        .annotate(
             attempts=Count("webhook_attempts"),
             delivered=Count("webhook_attempts", filter=Q(webhook_attempts__succeeded=True)),
         )
+        .order_by("-fired_at", "-id")  # an aggregate's GROUP BY drops Meta.ordering
     )
 
 

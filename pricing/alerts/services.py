@@ -83,7 +83,9 @@ def alert_rule_update(*, owner, rule_id: int, spec: Mapping[str, Any]) -> AlertR
             raise AlertRuleNotFound(rule_id)
         _locked_product(owner, rule.product_id)
         rule.refresh_from_db()
-        if any(getattr(rule, name) != fields[name] for name in CONDITION_FIELDS):
+        # A new condition, or one that was not evaluated for a while (disabled), starts afresh.
+        reenabled = fields["is_enabled"] and not rule.is_enabled
+        if reenabled or any(getattr(rule, name) != fields[name] for name in CONDITION_FIELDS):
             rule.armed, rule.streak = fields["kind"] not in STARTS_DISARMED, 0
         for name, value in fields.items():
             setattr(rule, name, value)
@@ -133,7 +135,7 @@ def webhook_url_check(url: str) -> str | None:
     host = urlsplit(url).hostname or ""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a name IDNA cannot encode
         return f"{host} cannot be resolved."
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])

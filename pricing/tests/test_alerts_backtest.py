@@ -19,16 +19,38 @@ SPECS = [
     {"kind": "price_below", "figure": "cheapest", "threshold": 96},
     {"kind": "price_below", "figure": "cheapest", "threshold": 96, "debounce": 3},
     {"kind": "price_below", "figure": "cheapest", "threshold": 96, "cooldown_minutes": 45},
-    {"kind": "price_below", "figure": "cheapest", "threshold": 96, "debounce": 2,
-     "cooldown_minutes": 90},
+    {
+        "kind": "price_below",
+        "figure": "cheapest",
+        "threshold": 96,
+        "debounce": 2,
+        "cooldown_minutes": 90,
+    },
     {"kind": "price_above", "figure": "mean", "threshold": 103},
     {"kind": "price_below", "figure": "weighted_mean", "threshold": 100, "debounce": 2},
-    {"kind": "price_move", "figure": "mean", "direction": "either", "change_percent": 3,
-     "window": "1h"},
-    {"kind": "price_move", "figure": "cheapest", "direction": "down", "change_amount": 4,
-     "window": "24h", "cooldown_minutes": 120},
-    {"kind": "price_move", "figure": "weighted_mean", "direction": "up", "change_percent": 2,
-     "window": "1h", "debounce": 2},
+    {
+        "kind": "price_move",
+        "figure": "mean",
+        "direction": "either",
+        "change_percent": 3,
+        "window": "1h",
+    },
+    {
+        "kind": "price_move",
+        "figure": "cheapest",
+        "direction": "down",
+        "change_amount": 4,
+        "window": "24h",
+        "cooldown_minutes": 120,
+    },
+    {
+        "kind": "price_move",
+        "figure": "weighted_mean",
+        "direction": "up",
+        "change_percent": 2,
+        "window": "1h",
+        "debounce": 2,
+    },
     {"kind": "cheapest_changed"},
     {"kind": "cheapest_changed", "cooldown_minutes": 60},
     {"kind": "out_of_stock"},
@@ -95,7 +117,9 @@ def test_the_back_test_counts_syncs_days_quiet_hours_and_capped_days(product):
     for hour in range(48):
         price = 94 if hour % 2 == 0 else 96
         services.offers_store(
-            product=product, offers=[OfferData(OFFER_IDS[0], price, 1)], at=at + hour * timedelta(hours=1)
+            product=product,
+            offers=[OfferData(OFFER_IDS[0], price, 1)],
+            at=at + hour * timedelta(hours=1),
         )
     end = T0 + timedelta(hours=47)
     result = selectors.alert_backtest(owner=owner, product_id=product.pk, spec=spec, now=end)
