@@ -21,6 +21,13 @@ from rest_framework.exceptions import ErrorDetail, ValidationError
 from accounts.models import User, normalize_email_address
 from accounts.services import user_signup_hides_accounts
 from pricing.selectors import (
+    LOOKBACK_DAYS,
+    WINDOWS,
+    AlertDelivery,
+    AlertDirection,
+    AlertEmailMode,
+    AlertFigure,
+    AlertKind,
     Bucket,
     CurrentStatistics,
     ProductOrder,
@@ -464,4 +471,310 @@ class SyncRequestSerializer(serializers.Serializer):
     requested_at = TimeField(
         help_text="A sync that finishes after this answers the request: watch the product's "
         "sync.last_attempt_at."
+    )
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+# A rule's spec is checked by pricing (rule_spec_clean, the one validation for pages and API):
+# these serializers check JSON types only, so that the service gets what it expects and a
+# wrong type is named as such. Which parameters a kind takes, and their ranges, are its to say.
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A JSON integer, and only that (DRF's IntegerField takes "12", 12.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A JSON number, and only that (DRF's FloatField takes "1.5" and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class BooleanValueField(serializers.BooleanField):
+    """JSON true or false, and only those (DRF's BooleanField takes "yes", "0" and 1)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class EnumField(serializers.ChoiceField):
+    """One of `choices`, in its own JSON type: DRF's ChoiceField compares str(data), so that it
+    takes "7" for 7, 7 for "7" and true for "True". The error names the choices."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        names = ", ".join(str(choice) for choice in self.choices)
+        self.error_messages["invalid_choice"] = f"Choose one of: {names}."
+
+    def to_internal_value(self, data):
+        if data == "" and self.allow_blank:
+            return ""
+        for choice in self.choices:
+            if type(data) is type(choice) and data == choice:
+                return choice
+        self.fail("invalid_choice")
+
+
+class AlertRuleSerializer(serializers.Serializer):
+    """A rule as its owner sees it: its spec (what they set) and what pricing says of it."""
+
+    id = serializers.IntegerField()
+    product = serializers.UUIDField(source="product_id")
+    kind = serializers.ChoiceField(source="spec.kind", choices=AlertKind.choices)
+    figure = serializers.ChoiceField(
+        source="spec.figure",
+        choices=AlertFigure.choices,
+        allow_blank=True,
+        help_text="The price a price rule watches; empty for kinds that take none.",
+    )
+    threshold = serializers.IntegerField(
+        source="spec.threshold",
+        allow_null=True,
+        help_text="price_below, price_above: the price (whole units); stock_below: items.",
+    )
+    min_stock = serializers.IntegerField(
+        source="spec.min_stock",
+        allow_null=True,
+        help_text="cheapest_in_stock: the least items an offer needs in stock to count.",
+    )
+    direction = serializers.ChoiceField(
+        source="spec.direction", choices=AlertDirection.choices, allow_blank=True
+    )
+    change_percent = serializers.FloatField(source="spec.change_percent", allow_null=True)
+    change_amount = serializers.IntegerField(source="spec.change_amount", allow_null=True)
+    window = serializers.ChoiceField(source="spec.window", choices=list(WINDOWS), allow_null=True)
+    lookback_days = serializers.ChoiceField(
+        source="spec.lookback_days", choices=list(LOOKBACK_DAYS), allow_null=True
+    )
+    debounce = serializers.IntegerField(
+        source="spec.debounce",
+        help_text="Consecutive syncs the condition must hold before it fires.",
+    )
+    cooldown_minutes = serializers.IntegerField(
+        source="spec.cooldown_minutes", help_text="The least time between two firings."
+    )
+    is_enabled = serializers.BooleanField(source="spec.is_enabled")
+    description = serializers.CharField(help_text="The rule in a few words.")
+    noise = serializers.CharField(help_text="Its noise controls in words; empty when none.")
+    is_event = serializers.BooleanField(
+        help_text="Fires on a change seen at one sync (an offer appears): debounce is 1."
+    )
+    armed = serializers.BooleanField(
+        help_text="Fires when its condition next becomes true; disarmed after firing until "
+        "the condition has been false."
+    )
+    streak = serializers.IntegerField(help_text="The syncs in a row at which it holds now.")
+    last_fired_at = TimeField(allow_null=True)
+    evaluated_at = TimeField(allow_null=True, help_text="The last sync that evaluated it.")
+    created_at = TimeField()
+    firings = serializers.IntegerField(help_text="How many times it fired.")
+
+
+class AlertRuleSpecSerializer(StrictSerializer):
+    """A rule's spec: `kind` and the parameters it takes (others may be left out, null or
+    blank, and are cleared). Types are checked here; which parameters each kind needs, and
+    their ranges, by pricing (400 naming the field)."""
+
+    answer_fields = frozenset(AlertRuleSerializer._declared_fields)
+    kind = EnumField(choices=AlertKind.choices)
+    figure = EnumField(
+        choices=AlertFigure.choices,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        help_text="price_below, price_above: any; price_move: cheapest, mean or weighted_mean.",
+    )
+    threshold = WholeNumberField(
+        allow_null=True,
+        required=False,
+        help_text="price_below, price_above: the price, 1 to 10^15 whole units; stock_below: "
+        "items, 1 to 10^12.",
+    )
+    min_stock = WholeNumberField(
+        allow_null=True,
+        required=False,
+        help_text="With figure cheapest_in_stock: the least items an offer needs, 1 to 10^9.",
+    )
+    direction = EnumField(
+        choices=AlertDirection.choices,
+        allow_blank=True,
+        allow_null=True,
+        required=False,
+        help_text="price_move: which way.",
+    )
+    change_percent = NumberField(
+        allow_null=True,
+        required=False,
+        help_text="price_move: a change of at least this percentage (above 0, up to 1000); "
+        "give it or change_amount.",
+    )
+    change_amount = WholeNumberField(
+        allow_null=True,
+        required=False,
+        help_text="price_move: a change of at least this many whole units (1 to 10^15).",
+    )
+    window = EnumField(
+        choices=list(WINDOWS),
+        allow_null=True,
+        required=False,
+        help_text="price_move: compared with the figure this long ago.",
+    )
+    lookback_days = EnumField(
+        choices=list(LOOKBACK_DAYS),
+        allow_null=True,
+        required=False,
+        help_text="new_low, new_high: the days the price is compared with.",
+    )
+    debounce = WholeNumberField(
+        required=False,
+        help_text="Consecutive syncs the condition must hold before it fires, 1 to 60 (1 by "
+        "default; event kinds take 1 only).",
+    )
+    cooldown_minutes = WholeNumberField(
+        required=False,
+        help_text="The least minutes between two firings, 0 (the default) to 10,080 (a week).",
+    )
+    is_enabled = BooleanValueField(required=False, help_text="true by default.")
+
+
+class AlertRuleReplaceSerializer(AlertRuleSpecSerializer):
+    """PUT: every field of the spec is required (null or blank where the kind takes none), as
+    the rule's answer gives them; PATCH (partial): the named fields change, the rest stay."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = True
+        return fields
+
+
+class AlertFiringSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.UUIDField(source="product_id")
+    product_name = serializers.CharField()
+    rule = serializers.IntegerField(
+        source="rule_id", allow_null=True, help_text="null once the rule is deleted."
+    )
+    kind = serializers.ChoiceField(choices=AlertKind.choices)
+    kind_label = serializers.CharField()
+    fired_at = TimeField(help_text="When the sync that saw it got its answer.")
+    message = serializers.CharField()
+    values = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="The figures that triggered it: watched, threshold, reference, and the "
+        "snapshot's offer_count, total_stock, min_price, max_price, mean_price, "
+        "weighted_mean_price (those that are defined).",
+    )
+    delivery = serializers.ChoiceField(
+        choices=AlertDelivery.choices,
+        help_text="sent; held (quiet hours: emailed once they end); capped (over the daily "
+        "cap: only recorded, and never unread).",
+    )
+    delivery_label = serializers.CharField()
+    read_at = TimeField(allow_null=True)
+    email_due_at = TimeField(allow_null=True, help_text="null: not emailed.")
+    email_sent_at = TimeField(allow_null=True)
+    webhook_attempts = serializers.IntegerField()
+    webhook_delivered = serializers.BooleanField()
+
+
+class AlertListQuerySerializer(PageQuerySerializer):
+    product = serializers.UUIDField(required=False, help_text="Only this product's firings.")
+    unread = serializers.BooleanField(
+        required=False, default=False, help_text="Only the unread ones (false by default)."
+    )
+
+
+# The largest id the database holds (a bigint): beyond it, no firing.
+ID_MAX = 2**63 - 1
+
+
+class AlertReadSerializer(StrictSerializer):
+    """The firings to mark read: some by id, or (no `ids`) all of them."""
+
+    ids = serializers.ListField(
+        child=WholeNumberField(min_value=1, max_value=ID_MAX),
+        required=False,
+        max_length=1000,
+        help_text="The firings to mark read; leave it out to mark all of yours.",
+    )
+
+
+class AlertReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many unread firings were marked read.")
+
+
+class BacktestDaySerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="A day in your time zone.")
+    count = serializers.IntegerField()
+
+    def to_representation(self, instance):
+        day, count = instance
+        return {"date": day.isoformat(), "count": count}
+
+
+class BacktestSerializer(serializers.Serializer):
+    available = serializers.BooleanField(
+        help_text="false when the history cannot say (`reason` says why); the counts are 0."
+    )
+    reason = serializers.CharField()
+    since = TimeField(help_text="The period examined: after `since`, up to `until`.")
+    until = TimeField()
+    syncs = serializers.IntegerField(help_text="The product's syncs in the period.")
+    fired = serializers.IntegerField(
+        help_text="How often it would have fired, with debounce, re-arming and cooldown."
+    )
+    held = serializers.IntegerField(help_text="Of which in your quiet hours.")
+    capped_days = serializers.IntegerField(
+        help_text="Days on which this rule alone would pass your daily cap."
+    )
+    fired_at = serializers.ListField(child=TimeField(), help_text="Each firing, oldest first.")
+    per_day = BacktestDaySerializer(many=True, help_text="Firings per day of the period.")
+
+
+class AlertSettingsSerializer(serializers.Serializer):
+    email_mode = serializers.ChoiceField(choices=AlertEmailMode.choices)
+    digest_hour = serializers.IntegerField(help_text="The digest's local hour, 0–23.")
+    quiet_start = serializers.IntegerField(
+        allow_null=True, help_text="Quiet hours start at this local hour (null: none)."
+    )
+    quiet_end = serializers.IntegerField(
+        allow_null=True, help_text="…and end at this one (it may wrap midnight)."
+    )
+    daily_cap = serializers.IntegerField(
+        help_text="Firings delivered per local day; the rest are only recorded."
+    )
+    webhook_url = serializers.CharField(help_text="Firings are POSTed here; empty: none.")
+    webhook_secret = serializers.CharField(
+        help_text="The key of the webhooks' HMAC-SHA256 signature: yours alone, keep it "
+        "secret. Set with the first webhook URL; rotate it with POST …/webhook-secret/."
+    )
+
+
+class AlertSettingsUpdateSerializer(StrictSerializer):
+    """The settings to change (PATCH): types here, values by pricing (400 naming the field)."""
+
+    answer_fields = frozenset(AlertSettingsSerializer._declared_fields)
+    email_mode = EnumField(choices=AlertEmailMode.choices, required=False)
+    digest_hour = WholeNumberField(required=False, help_text="0–23.")
+    quiet_start = WholeNumberField(
+        required=False, allow_null=True, help_text="0–23; null with quiet_end for none."
+    )
+    quiet_end = WholeNumberField(required=False, allow_null=True, help_text="0–23.")
+    daily_cap = WholeNumberField(required=False, help_text="1–1,000.")
+    webhook_url = TextField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="An http(s) URL reaching a public address; empty for none.",
     )

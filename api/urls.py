@@ -5,8 +5,8 @@ from api import views
 
 app_name = "api"
 
-# Product ids are matched loosely and checked by the view, so that a malformed one gets the
-# API's JSON 404 rather than Django's HTML page.
+# Product and rule ids are matched loosely and checked by the view, so that a malformed one gets
+# the API's JSON 404 rather than Django's HTML page.
 PRODUCT = "products/<str:product_id>/"
 
 urlpatterns = [
@@ -19,6 +19,23 @@ urlpatterns = [
     path(f"{PRODUCT}history/", views.ProductHistoryView.as_view(), name="product-history"),
     path(f"{PRODUCT}sync/", views.ProductSyncView.as_view(), name="product-sync"),
     path(f"{PRODUCT}register/", views.ProductRegisterView.as_view(), name="product-register"),
+    path(
+        f"{PRODUCT}alert-rules/", views.ProductAlertRulesView.as_view(), name="product-alert-rules"
+    ),
+    path(
+        f"{PRODUCT}alert-rules/backtest/",
+        views.ProductAlertBacktestView.as_view(),
+        name="product-alert-backtest",
+    ),
+    path("alert-rules/<str:rule_id>/", views.AlertRuleView.as_view(), name="alert-rule"),
+    path("alerts/", views.AlertsView.as_view(), name="alerts"),
+    path("alerts/read/", views.AlertsReadView.as_view(), name="alerts-read"),
+    path("alert-settings/", views.AlertSettingsView.as_view(), name="alert-settings"),
+    path(
+        "alert-settings/webhook-secret/",
+        views.AlertWebhookSecretView.as_view(),
+        name="alert-webhook-secret",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     re_path(r"^.*$", views.not_found, name="not-found"),

@@ -1,4 +1,5 @@
-"""The JSON API: users and tokens, products, their offers, trends and sync requests.
+"""The JSON API: users and tokens, products, their offers, trends and sync requests, and alerts
+(rules, their firings, the user's alert settings).
 
 Every figure comes from pricing.selectors and every action from the services, exactly as the
 pages get them. A user reaches only their own products: anyone else's is 404 for every method
@@ -6,6 +7,7 @@ and sub-resource, never 403. No request waits for the Offers service: registrati
 are queued.
 """
 
+import re
 import uuid
 import zoneinfo
 from datetime import timedelta
@@ -46,6 +48,17 @@ from accounts.services import (
 from api.errors import Conflict, error_response
 from api.metadata import ApiMetadata
 from api.serializers import (
+    ID_MAX,
+    AlertFiringSerializer,
+    AlertListQuerySerializer,
+    AlertReadResultSerializer,
+    AlertReadSerializer,
+    AlertRuleReplaceSerializer,
+    AlertRuleSerializer,
+    AlertRuleSpecSerializer,
+    AlertSettingsSerializer,
+    AlertSettingsUpdateSerializer,
+    BacktestSerializer,
     HistoryQuerySerializer,
     OfferSerializer,
     PageQuerySerializer,
@@ -65,10 +78,16 @@ from api.serializers import (
 from api.throttling import AnonThrottle, CredentialsThrottle
 from pricing.selectors import (
     CATALOGUE_CHANGE_PERIOD,
+    AlertRuleInfo,
     Bucket,
     ProductOrder,
     TrendTooFine,
     TrendTooLarge,
+    alert_backtest,
+    alert_firings,
+    alert_rule_get,
+    alert_rules,
+    alert_settings_of,
     current_offers,
     price_change_many,
     price_trend,
@@ -78,8 +97,15 @@ from pricing.selectors import (
     with_sync_state,
 )
 from pricing.services import (
+    AlertRuleNotFound,
     RegistrationRequestOutcome,
     SyncRequestOutcome,
+    alert_firings_mark_read,
+    alert_rule_create,
+    alert_rule_delete,
+    alert_rule_update,
+    alert_settings_update,
+    alert_webhook_secret_rotate,
     product_registration_request,
     product_sync_request,
 )
@@ -92,7 +118,7 @@ from products.services import (
     product_update,
 )
 
-TAG_USERS, TAG_PRODUCTS = "Users and tokens", "Products"
+TAG_USERS, TAG_PRODUCTS, TAG_ALERTS = "Users and tokens", "Products", "Alerts"
 BODY_TOO_LARGE = error_response("The body is larger than the API reads (64 KiB by default).")
 SUSPENDED = error_response("The product is suspended by staff: read-only; the detail says why.")
 
@@ -591,6 +617,299 @@ class ProductRegisterView(OwnedProductView):
                 raise _user_limit(registration.retry_after)
         body = {"status": "queued", "requested_at": registration.requested_at}
         return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Alerts ------------------------------------------------------------------------------------
+# What a rule may be is pricing's to say (rule_spec_clean, which the dashboard uses too): the
+# serializers check JSON types only, and the service's ValidationError, naming each wrong field,
+# becomes the 400.
+
+
+def _rule_product_writable(request, info: AlertRuleInfo) -> None:
+    """404 when the rule's product is gone; 409 when staff suspended it, whose rules are
+    read-only as the product is. Should the suspension land between this check and the
+    service's, the service refuses the change (400)."""
+    product = Product.objects.for_owner(request.user).filter(pk=info.product_id).first()
+    if product is None:  # deleted by a request running alongside
+        raise NotFound("No such alert rule.")
+    if product.is_suspended:
+        raise Conflict(str(ProductSuspended(product)))
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductAlertRulesView(OwnedProductView):
+    serializer_class = AlertRuleSpecSerializer
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="A product's alert rules",
+        description="One page of the product's rules, oldest first, each with its state.",
+        parameters=[PageQuerySerializer],
+        responses=AlertRuleSerializer(many=True),
+    )
+    def get(self, request, product_id):
+        product = self.get_object()
+        self.query(PageQuerySerializer)
+        rules = alert_rules(owner=request.user, product_id=product.pk)
+        page = self.paginate_queryset(rules)
+        return self.get_paginated_response(AlertRuleSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Add an alert rule",
+        description="`kind` and the parameters it takes; the others may be left out (or null, "
+        "or blank) and are cleared. A missing or wrong parameter is a 400 naming it. The rule "
+        "is evaluated at each of the product's syncs from now on: it fires when its condition "
+        "becomes true (for `debounce` syncs in a row), then again only once the condition has "
+        "been false, and never within `cooldown_minutes` of its last firing. A product has at "
+        "most 20 rules (400). Try a rule first with …/alert-rules/backtest/.",
+        responses={201: AlertRuleSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "Cheapest offer below 950",
+                value={"kind": "price_below", "figure": "cheapest", "threshold": 950},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "The mean price falls by 10 % within 24 h, at most once an hour",
+                value={
+                    "kind": "price_move",
+                    "figure": "mean",
+                    "direction": "down",
+                    "change_percent": 10,
+                    "window": "24h",
+                    "cooldown_minutes": 60,
+                },
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request, product_id):
+        product = self.get_writable_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            info = alert_rule_create(
+                owner=request.user, product_id=product.pk, spec=serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        except AlertRuleNotFound:  # deleted by a request running alongside
+            raise NotFound("No such product.") from None
+        return Response(AlertRuleSerializer(info).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductAlertBacktestView(OwnedProductView):
+    serializer_class = AlertRuleSpecSerializer
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Back-test an alert rule",
+        description="How often a rule (the body, as for adding one; nothing is saved) would "
+        "have fired over the product's last 30 days of history, with debounce, re-arming and "
+        "cooldown applied as the live evaluation applies them; how many of those firings fell "
+        "in your quiet hours, and on how many of your days it alone would pass your daily "
+        "cap. `available` is false, with the `reason`, when the history cannot say. A "
+        "suspended product can be back-tested.",
+        responses={200: BacktestSerializer, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "Cheapest offer below 950",
+                value={"kind": "price_below", "figure": "cheapest", "threshold": 950},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, product_id):
+        product = self.get_object()
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = alert_backtest(
+                owner=request.user, product_id=product.pk, spec=serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        except AlertRuleNotFound:  # deleted by a request running alongside
+            raise NotFound("No such product.") from None
+        return Response(BacktestSerializer(result).data)
+
+
+RULE_ID = OpenApiParameter(
+    "rule_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The rule's id."
+)
+
+
+@extend_schema(parameters=[RULE_ID])
+class AlertRuleView(ApiView):
+    """/alert-rules/{id}/: the signed-in user's rule, or 404 (another user's too)."""
+
+    serializer_class = AlertRuleReplaceSerializer
+
+    def get_rule(self) -> AlertRuleInfo:
+        rule_id = self.kwargs["rule_id"]
+        # Digits only (int() would take " 7", "+7", "7_0" and other scripts' digits), and no
+        # more than a bigint holds: the database would refuse a larger one with an error.
+        if re.fullmatch(r"[0-9]{1,19}", rule_id) is None or int(rule_id) > ID_MAX:
+            raise NotFound("No such alert rule: the id is not a number.")
+        info = alert_rule_get(owner=self.request.user, rule_id=int(rule_id))
+        if info is None:
+            raise NotFound("No such alert rule.")
+        return info
+
+    @extend_schema(tags=[TAG_ALERTS], summary="An alert rule", responses=AlertRuleSerializer)
+    def get(self, request, rule_id):
+        return Response(AlertRuleSerializer(self.get_rule()).data)
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Replace an alert rule",
+        description="Every field of the spec is required: null (or blank) for the parameters "
+        "the kind does not take, as the rule's answer gives them. Changing its condition "
+        "(anything but cooldown_minutes and is_enabled) starts its state afresh.",
+        responses={200: AlertRuleSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+    )
+    def put(self, request, rule_id):
+        return self._update(request, partial=False)
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Change some of an alert rule's parameters",
+        description="The fields named change; the others keep their values, and the result "
+        "must be a valid rule: switching from change_percent to change_amount needs "
+        '`"change_percent": null` too, and a new kind the parameters it takes.',
+        responses={200: AlertRuleSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+    )
+    def patch(self, request, rule_id):
+        return self._update(request, partial=True)
+
+    def _update(self, request, *, partial: bool) -> Response:
+        info = self.get_rule()
+        _rule_product_writable(request, info)
+        serializer = self.get_serializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        spec = {**info.spec, **serializer.validated_data}
+        try:
+            info = alert_rule_update(owner=request.user, rule_id=info.id, spec=spec)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        except AlertRuleNotFound:  # deleted by a request running alongside
+            raise NotFound("No such alert rule.") from None
+        return Response(AlertRuleSerializer(info).data)
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Delete an alert rule",
+        description="Its firings stay in your alerts (with `rule` null).",
+        responses={204: None, 409: SUSPENDED},
+    )
+    def delete(self, request, rule_id):
+        info = self.get_rule()
+        _rule_product_writable(request, info)
+        try:
+            alert_rule_delete(owner=request.user, rule_id=info.id)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        except AlertRuleNotFound:
+            raise NotFound("No such alert rule.") from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertsView(ApiView):
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Your alerts",
+        description="One page of your rules' firings, newest first: what each saw, and how it "
+        "was delivered. Firings over your daily cap are listed too (`delivery` capped), "
+        "already read: they were never sent. A deleted rule's firings stay, with `rule` null.",
+        parameters=[AlertListQuerySerializer],
+        responses=AlertFiringSerializer(many=True),
+    )
+    def get(self, request):
+        params = self.query(AlertListQuerySerializer)
+        firings = alert_firings(
+            owner=request.user, product_id=params.get("product"), unread=params["unread"]
+        )
+        page = self.paginate_queryset(firings)
+        return self.get_paginated_response(AlertFiringSerializer(page, many=True).data)
+
+
+class AlertsReadView(ApiView):
+    serializer_class = AlertReadSerializer
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Mark alerts read",
+        description='`{"ids": [...]}` marks those of your firings read; `{}` marks all of '
+        "them. Ids that are not your unread firings are passed over.",
+        responses={200: AlertReadResultSerializer, 413: BODY_TOO_LARGE},
+        examples=[OpenApiExample("Two alerts", value={"ids": [41, 42]}, request_only=True)],
+    )
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        marked = alert_firings_mark_read(
+            owner=request.user, firing_ids=serializer.validated_data.get("ids")
+        )
+        return Response(AlertReadResultSerializer({"marked": marked}).data)
+
+
+class AlertSettingsView(ApiView):
+    serializer_class = AlertSettingsUpdateSerializer
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Your alert settings",
+        description="How your alerts reach you (the defaults until you change one). Hours are "
+        "local to your time zone.",
+        responses=AlertSettingsSerializer,
+    )
+    def get(self, request):
+        return Response(AlertSettingsSerializer(alert_settings_of(user=request.user)).data)
+
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Change your alert settings",
+        description="The fields named change. email_mode: off, immediate, or a daily digest at "
+        "digest_hour; quiet hours [quiet_start, quiet_end) hold emails until they end (both "
+        "or neither); daily_cap: firings delivered per day, the rest only recorded. A "
+        "webhook_url set for the first time gets a webhook_secret.",
+        request=AlertSettingsUpdateSerializer,
+        responses={200: AlertSettingsSerializer, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "Quiet nights, a webhook",
+                value={
+                    "quiet_start": 22,
+                    "quiet_end": 7,
+                    "webhook_url": "https://example.com/hooks/prices",
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def patch(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            prefs = alert_settings_update(user=request.user, changes=serializer.validated_data)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        return Response(AlertSettingsSerializer(prefs).data)
+
+
+class AlertWebhookSecretView(ApiView):
+    @extend_schema(
+        tags=[TAG_ALERTS],
+        summary="Rotate your webhook secret",
+        description="A new signing key for your webhooks; the old one stops working at once.",
+        request=None,
+        responses=AlertSettingsSerializer,
+    )
+    def post(self, request):
+        alert_webhook_secret_rotate(user=request.user)
+        return Response(AlertSettingsSerializer(alert_settings_of(user=request.user)).data)
 
 
 @extend_schema(exclude=True)

@@ -1,8 +1,8 @@
 """Schemathesis against the live schema: no 5xx, and every answer conforms to the schema.
 
 The server is pytest-django's live server on the test database and settings, seeded with a user
-who has an API token and products in each state (never synced, with offers and a history,
-suspended), so that the generated requests reach past 401 and 404.
+who has an API token, products in each state (never synced, with offers and a history,
+suspended) and an alert rule that fired, so that the generated requests reach past 401 and 404.
 """
 
 import subprocess
@@ -15,6 +15,7 @@ from django.core.servers.basehttp import WSGIRequestHandler
 from django.utils import timezone
 
 from accounts.services import user_api_token_create
+from pricing.services import alert_rule_create
 from products.services import product_suspend
 
 # Bounded so that the run takes well under a minute on two cores.
@@ -40,6 +41,15 @@ include-operation-id = [
     "users_me_partial_update",
     # `from` must come before `to`; an explicit interval must fit in 5,000 values.
     "products_history_retrieve",
+    # An alert rule's parameters depend on its kind, and their ranges are pricing's
+    # (rule_spec_clean); a product has at most 20 rules.
+    "products_alert_rules_create",
+    "products_alert_rules_backtest_create",
+    "alert_rules_update",
+    "alert_rules_partial_update",
+    # Hours 0-23, a daily cap of 1 to 1,000, both ends of the quiet hours or neither, an
+    # http(s) URL.
+    "alert_settings_partial_update",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx",
@@ -50,24 +60,40 @@ checks.positive_data_acceptance.expected-statuses = [
 [[operations]]
 include-operation-id = "products_sync_create"
 parameters = { product_id = "%(synced_product_id)s" }
+
+# The same for alert rules: the synced product's (its history makes back-tests count), and
+# its rule (one firing so far).
+[[operations]]
+include-operation-id = [
+    "products_alert_rules_list",
+    "products_alert_rules_create",
+    "products_alert_rules_backtest_create",
+]
+parameters = { product_id = "%(synced_product_id)s" }
+
+[[operations]]
+include-operation-id = ["alert_rules_retrieve", "alert_rules_update", "alert_rules_partial_update"]
+parameters = { rule_id = %(rule_id)s }
 """
 
 
 @pytest.fixture
 def seeded(transactional_db, user, make_product, store_offers, minute_history):
-    """The user's API token, and the id of their product with offers and a history; they own
-    products in the other states the API describes too."""
+    """The user's API token, the id of their product with offers and a history, and the id of
+    that product's alert rule, which fired once; they own products in the other states the
+    API describes too."""
     now = timezone.now()
     make_product("Never synced")
     synced = make_product(
         "Espresso machine", [(1290, 3), (1350, 0), (1199, 12)], synced_ago=timedelta(minutes=5)
     )
-    # A second sync (prices changed, an offer gone) and two days of history.
+    rule = alert_rule_create(owner=user, product_id=synced.pk, spec={"kind": "offer_vanished"})
+    # A second sync (prices changed, offers gone: the rule fires) and two days of history.
     store_offers(synced, [(1250, 4), (1350, 1)], at=now - timedelta(minutes=1))
     minute_history(synced, start=now - timedelta(days=2), count=2 * 24 * 60 - 10)
     make_product("Sold out", [(990, 0)], synced_ago=timedelta(hours=3))
     product_suspend(product=make_product("Suspended", [(500, 1)]), reason="Counterfeit")
-    return user_api_token_create(user=user), synced.pk
+    return user_api_token_create(user=user), synced.pk, rule.id
 
 
 @pytest.mark.slow
@@ -75,9 +101,11 @@ def test_api_conforms_to_its_schema(live_server, seeded, tmp_path, monkeypatch):
     # Django's server sends headers and body in two writes: with Nagle's algorithm on, each
     # answer on a kept-alive connection waits ~40 ms for the client's delayed ACK.
     monkeypatch.setattr(WSGIRequestHandler, "disable_nagle_algorithm", True)
-    token, synced_product_id = seeded
+    token, synced_product_id, rule_id = seeded
     config = tmp_path / "schemathesis.toml"
-    config.write_text(CONFIG % {"hooks": HOOKS, "synced_product_id": synced_product_id})
+    config.write_text(
+        CONFIG % {"hooks": HOOKS, "synced_product_id": synced_product_id, "rule_id": rule_id}
+    )
     command = [
         *[sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"],
         f"{live_server.url}/api/v1/schema/",
