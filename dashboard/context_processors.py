@@ -7,10 +7,13 @@ from pricing.selectors import scheduler_status
 
 
 def site(request):
-    """What every page's frame shows: the price currency and the zone times are shown in."""
+    """What every page's frame shows: the price currency, the zone times are shown in, and how
+    often the header's unread-alerts badge refreshes (it loads its count itself, so that pages
+    pay no query for it)."""
     return {
         "PRICE_CURRENCY": settings.PRICE_CURRENCY,
         "TIME_ZONE_NAME": timezone.get_current_timezone_name(),
+        "ALERTS_REFRESH_SECONDS": settings.DASHBOARD_REFRESH_SECONDS,
     }
 
 

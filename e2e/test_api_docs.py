@@ -7,6 +7,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
+from pricing.services import alert_rule_create
 from products.models import Product
 
 API = "/api/v1"
@@ -62,15 +63,19 @@ def operation_block(page, method: str, path: str):
     )
 
 
-def try_it_out(page, method: str, path: str, *, product_id=None, body=None) -> tuple[int, object]:
-    """Expand the operation, "Try it out", fill in the product's id and the body (else the
-    example the page shows), "Execute"; the status and JSON body the response panel shows."""
+def try_it_out(
+    page, method: str, path: str, *, product_id=None, rule_id=None, body=None
+) -> tuple[int, object]:
+    """Expand the operation, "Try it out", fill in the product's (or rule's) id and the body
+    (else the example the page shows), "Execute"; the status and JSON body the response panel
+    shows."""
     block = operation_block(page, method, path)
     expect(block).to_have_count(1)
     block.locator(".opblock-summary-control").click()
     block.get_by_role("button", name="Try it out").click()
-    if "{product_id}" in path:
-        block.locator('tr[data-param-name="product_id"] input').fill(str(product_id))
+    for name, value in (("product_id", product_id), ("rule_id", rule_id)):
+        if f"{{{name}}}" in path:
+            block.locator(f'tr[data-param-name="{name}"] input').fill(str(value))
     if body is not None:
         block.locator("textarea.body-param__text").fill(json.dumps(body))
     block.get_by_role("button", name="Execute").click()
@@ -120,6 +125,11 @@ def test_try_it_out_runs_the_operations_with_the_session(
     page = docs_page
     operations = operations_of(schema)
     mean = (1200 + 1500) / 2
+    rule = alert_rule_create(
+        owner=user,
+        product_id=product.pk,
+        spec={"kind": "price_below", "figure": "cheapest", "threshold": 1000},
+    )
     # Every GET of the schema, with what its answer must show.
     expected_gets = {
         f"{API}/users/me/": lambda body: body["email"] == user.email,
@@ -140,10 +150,18 @@ def test_try_it_out_runs_the_operations_with_the_session(
             and any(point["mean_price"] == mean for point in body["points"])
             and len(body["offers"]) == 2
         ),
+        f"{API}/products/{{product_id}}/alert-rules/": lambda body: (
+            [rule["id"] for rule in body["results"]] == [rule.id]
+        ),
+        f"{API}/alert-rules/{{rule_id}}/": lambda body: (
+            body["description"] == "Cheapest offer below 1,000 CZK"
+        ),
+        f"{API}/alerts/": lambda body: body["count"] == 0,
+        f"{API}/alert-settings/": lambda body: body["email_mode"] == "immediate",
     }
     assert {path for method, path in operations if method == "GET"} == set(expected_gets)
     for path, check in expected_gets.items():
-        status, body = try_it_out(page, "GET", path, product_id=product.pk)
+        status, body = try_it_out(page, "GET", path, product_id=product.pk, rule_id=rule.id)
         assert status == 200, (path, body)
         assert "200" in operations["GET", path]["responses"]
         assert check(body), (path, body)

@@ -209,6 +209,52 @@ def test_the_users_pages_run_under_the_policy(
     assert [error for error in page_errors if not re.search(r"status of 40[34]", error)] == []
 
 
+def test_the_alert_pages_run_under_the_policy(
+    csp_violations, page, page_errors, live_server, product, user, password, settings, store_offers
+):
+    """The product's alert section (loaded by HTMX), the rule dialog with its back-test (an
+    SVG bar strip drawn with attributes, no style), the badge's poll, the feed and the
+    settings, with the signing secret's rotation (an HTMX confirm)."""
+    settings.DASHBOARD_REFRESH_SECONDS = 1
+    sign_in(page, live_server, user.email, password)
+    dialog = page.get_by_role("dialog")
+
+    visit(page, live_server, f"/products/{product.pk}/")
+    section = page.locator("#product-alerts")
+    expect(section.get_by_role("link", name="+ New alert")).to_be_visible()
+    expect(section).not_to_have_class(re.compile(r"\bhtmx-added\b"))
+    section.get_by_role("link", name="+ New alert").click()
+    dialog.get_by_label("Price (CZK)").fill("1100")  # the history (100–106 CZK) is below it
+    expect(dialog.locator(".backtest-bars")).to_be_visible()
+    dialog.get_by_role("button", name="Create alert").click()
+    expect(dialog).to_be_hidden()
+    expect(section.get_by_text("Cheapest offer below 1,100 CZK")).to_be_visible()
+    store_offers(product, [(1000, 3), (1500, 1)])
+    expect(page.get_by_role("link", name="Alerts (1 unread alert)")).to_be_visible()
+
+    visit(page, live_server, "/alerts/")
+    page.get_by_role("link", name="Unread only").click()
+    expect(page).to_have_url(re.compile(r"unread=1"))
+    page.get_by_role("button", name="Mark all read (1)").click()
+    expect(page.get_by_role("heading", name="Nothing unread")).to_be_visible()
+
+    visit(page, live_server, "/alerts/settings/")
+    page.get_by_label("Webhook URL").fill("https://hooks.example.com/prices")
+    page.get_by_role("button", name="Save settings").click()
+    secret = page.get_by_role("textbox", name="Your signing secret")
+    old = secret.input_value()
+    page.once("dialog", lambda confirm: confirm.accept())
+    page.get_by_role("button", name="Rotate").click()
+    expect(secret).not_to_have_value(old)
+
+    # The plain pages a browser without JavaScript would use.
+    for path in (f"/products/{product.pk}/alerts/", f"/products/{product.pk}/alerts/new/"):
+        expect(visit(page, live_server, path).get_by_role("heading").first).to_be_visible()
+
+    assert csp_violations == []
+    assert page_errors == []
+
+
 def test_the_staff_pages_and_the_admin_run_under_the_policy(
     csp_violations, page, page_errors, live_server, product, staff, user, password
 ):

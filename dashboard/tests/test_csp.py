@@ -70,6 +70,32 @@ def test_the_pages_scripts_carry_the_nonce_of_the_header(user_client):
 
 
 @pytest.mark.django_db
+def test_the_alert_pages_have_no_inline_code_or_style(user_client, make_product):
+    """Their scripts are files (static/js/alerts.js), the back-test's bars SVG attributes."""
+    product = make_product("Kettle", [(150, 2)])
+    pages = [
+        "/alerts/",
+        "/alerts/settings/",
+        f"/products/{product.pk}/alerts/",
+        f"/products/{product.pk}/alerts/new/",
+    ]
+    for path in pages:
+        response = user_client.get(path)
+        assert response.status_code == 200, path
+        assert_strict(policy_of(response))
+        html = response.text
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert " src=" in tag or 'type="application/json"' in tag, (path, tag)
+        assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=|hx-on", html), path
+    backtest = user_client.post(
+        f"/products/{product.pk}/alerts/new/",
+        {"kind": "price_below", "figure": "cheapest", "price_threshold": "200", "preview": "1"},
+    )
+    assert "backtest-bars" in backtest.text
+    assert not re.search(r"<style\b|\sstyle=|\son[a-z]+=", backtest.text)
+
+
+@pytest.mark.django_db
 def test_the_api_docs_inline_script_and_style_carry_the_nonce(user_client):
     response = user_client.get("/api/v1/docs/")
     assert response.status_code == 200
