@@ -175,7 +175,7 @@ def test_each_kind_takes_its_parameters_and_clears_the_others(api, kettle):
         min_stock=None,
     )
     assert (rule["threshold"], rule["change_percent"], rule["window"]) == (None, 12.5, "24h")
-    assert rule["description"] == "Mean price falls by 12.5 % within 24h"
+    assert rule["description"] == "Mean price falls by 12.5 % within 24 hours"
     low = create(api, kettle, kind="new_low", lookback_days=30, figure="", direction="")
     assert (low["lookback_days"], low["figure"]) == (30, "")
     event = create(api, kettle, kind="offer_vanished", cooldown_minutes=30)
@@ -278,7 +278,7 @@ def test_patch_merges_the_change_into_the_rule(api, kettle):
     assert switched.json() | {"change_amount": None, "change_percent": 10.0} == rule | {
         "description": switched.json()["description"]
     }
-    assert switched.json()["description"] == "Cheapest offer falls by 50 CZK within 1h"
+    assert switched.json()["description"] == "Cheapest offer falls by 50 CZK within an hour"
 
     # A new kind with what it needs: the old kind's parameters are cleared.
     other = api.patch(url, {"kind": "stock_below", "threshold": 3})

@@ -3,7 +3,7 @@ triggered it (kept with the firing, shown on the product page, sent to webhooks)
 
 from typing import Any
 
-from pricing.alerts.rules import WINDOWS, money
+from pricing.alerts.rules import money, window_words
 from pricing.models import AlertFigure, AlertKind, AlertRule
 
 
@@ -29,7 +29,7 @@ def firing_message(rule: AlertRule, row: dict[str, Any]) -> str:
     if kind == AlertKind.PRICE_ABOVE:
         return f"{_figure_name(rule)} is {money(value)}, above {money(rule.threshold)}."
     if kind == AlertKind.PRICE_MOVE:
-        window = next((name for name, span in WINDOWS.items() if span == rule.window), "")
+        window = window_words(rule.window)
         way = "rose" if value >= ref else "fell"
         percent = f" ({(value - ref) / ref * 100:+.1f} %)" if ref else ""
         return (

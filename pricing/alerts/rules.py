@@ -37,6 +37,7 @@ EVENT_KINDS = frozenset(
 STARTS_DISARMED = frozenset({AlertKind.BACK_IN_STOCK})
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+WINDOW_WORDS = {"1h": "an hour", "24h": "24 hours", "7d": "7 days"}
 LOOKBACK_DAYS = (7, 30, 90)
 MOVE_FIGURES = (AlertFigure.CHEAPEST, AlertFigure.MEAN, AlertFigure.WEIGHTED_MEAN)
 DEBOUNCE_MAX = 60
@@ -195,6 +196,11 @@ def rule_spec_clean(spec: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def window_words(window: timedelta | None) -> str:
+    """ "24 hours" for a rule's window."""
+    return next((WINDOW_WORDS[name] for name, span in WINDOWS.items() if span == window), "?")
+
+
 def money(amount: float | int | None) -> str:
     """A price as the pages show it: whole units, or two decimals for a mean."""
     if amount is None:
@@ -216,9 +222,8 @@ def rule_describe(rule: AlertRule) -> str:
         return f"{figure} above {money(rule.threshold)}"
     if kind == AlertKind.PRICE_MOVE:
         size = f"{rule.change_percent:g} %" if rule.change_percent else money(rule.change_amount)
-        window = next((name for name, span in WINDOWS.items() if span == rule.window), "?")
         way = {"down": "falls", "up": "rises", "either": "moves"}[rule.direction]
-        return f"{figure} {way} by {size} within {window}"
+        return f"{figure} {way} by {size} within {window_words(rule.window)}"
     if kind == AlertKind.STOCK_BELOW:
         return f"Total stock below {rule.threshold:,}"
     if kind == AlertKind.NEW_LOW:

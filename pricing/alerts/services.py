@@ -150,6 +150,9 @@ def alert_settings_update(*, user, changes: Mapping[str, Any]) -> AlertSettings:
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+    # Resolved before the transaction: no network wait while the row is locked.
+    url = changes.get("webhook_url")
+    url_problem = webhook_url_check(url.strip()) if isinstance(url, str) and url.strip() else None
     with transaction.atomic():
         prefs, _ = AlertSettings.objects.select_for_update().get_or_create(user=user)
         for name, value in changes.items():
@@ -170,9 +173,12 @@ def alert_settings_update(*, user, changes: Mapping[str, Any]) -> AlertSettings:
         cap = prefs.daily_cap
         if isinstance(cap, bool) or not isinstance(cap, int) or not 1 <= cap <= DAILY_CAP_MAX:
             errors["daily_cap"] = f"Enter a number from 1 to {DAILY_CAP_MAX}."
-        prefs.webhook_url = (prefs.webhook_url or "").strip()
-        if prefs.webhook_url and (problem := webhook_url_check(prefs.webhook_url)):
-            errors["webhook_url"] = problem
+        if not isinstance(prefs.webhook_url, str):
+            errors["webhook_url"] = "Enter an http:// or https:// URL."
+        else:
+            prefs.webhook_url = prefs.webhook_url.strip()
+            if url_problem:
+                errors["webhook_url"] = url_problem
         if errors:
             raise ValidationError(errors)
         if prefs.webhook_url and not prefs.webhook_secret:

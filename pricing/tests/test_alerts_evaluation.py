@@ -115,7 +115,7 @@ def test_price_move_compares_with_the_figure_a_window_ago(product):
     assert fired(up) == [200]
     assert fired(either) == [61, 260]
     message = AlertFiring.objects.get(rule_id=down, fired_at=T0 + 61 * M).message
-    assert message == "The cheapest offer fell from 100 CZK to 90 CZK (-10.0 %) within 1h."
+    assert message == "The cheapest offer fell from 100 CZK to 90 CZK (-10.0 %) within an hour."
 
 
 def test_cheapest_changed_fires_at_each_change_of_hands(product):
