@@ -72,7 +72,9 @@ def test_the_readme_api_walkthrough_runs_as_written(
         f"The walkthrough failed (exit {run.returncode}) after {seconds:.1f} s.\n"
         f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}\nconsumer:\n{huey_consumer.logs()}"
     )
-    account, products, offers, sync, trend = json_documents(run.stdout)
+    account, products, offers, sync, trend, rule, backtest, unread, marked, quiet = json_documents(
+        run.stdout
+    )
     assert account["email"] == "ada@example.com"
     assert account["full_name"] == "Ada Lovelace"
 
@@ -102,6 +104,14 @@ def test_the_readme_api_walkthrough_runs_as_written(
     assert len(trend["points"]) >= 1  # the first sync's snapshot, in the current hour's bucket
     if offers["results"]:
         assert trend["points"][-1]["mean_price"] is not None
+
+    # Its alerts: a rule with its noise controls, a back-test, the feed, quiet nights.
+    assert rule["description"] == "Cheapest offer below 950 CZK"
+    assert (rule["debounce"], rule["cooldown_minutes"], rule["armed"]) == (2, 60, True)
+    assert backtest["available"] and backtest["syncs"] >= 1 and len(backtest["per_day"]) == 31
+    assert unread["count"] == len(unread["results"])  # whatever fired meanwhile
+    assert marked["marked"] >= unread["count"]  # and any that fired in between
+    assert (quiet["quiet_start"], quiet["quiet_end"]) == (22, 7)
 
     # The sync the walkthrough asked for is done by the consumer.
     client = APIClient()
