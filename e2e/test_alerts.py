@@ -3,6 +3,7 @@ form, a price move stored as the sync stores it, the firing arriving in the head
 poll, no reload), in the product's history and in the feed; marking it read."""
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -150,3 +151,74 @@ def test_the_rule_form_works_by_keyboard_and_shows_errors_in_place(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert page_errors == []
+
+
+@pytest.fixture
+def moving_simulator(settings):
+    """A simulator of our own whose prices move every second (the session's tick is a minute),
+    with the app pointed at it."""
+    from offers_simulator.testing import run_simulator
+
+    with run_simulator("--tick", "1") as simulator:
+        settings.OFFERS_BASE_URL = simulator.base_url
+        settings.OFFERS_REFRESH_TOKEN = simulator.refresh_token
+        yield simulator
+
+
+def test_the_simulator_moves_the_price_and_the_alert_arrives(
+    settings, live_server, signed_in_page, user, moving_simulator, page_errors, outside_requests
+):
+    from pricing.selectors import product_stats
+    from pricing.services import alert_rule_create, offers_sync, product_register
+    from products.services import product_create
+
+    settings.DASHBOARD_REFRESH_SECONDS = 1
+    # One simulated product in ten has no offers: take one that has some.
+    for attempt in range(10):
+        product = product_create(owner=user, name=f"Grinder {attempt}")
+        assert product_register(product_id=product.pk).registered
+        offers_sync(product_id=product.pk)
+        cheapest = product_stats(product=product).min_price
+        if cheapest is not None:
+            break
+    assert cheapest is not None
+
+    # In the dialog: tell me when the cheapest offer falls below what it is now; and (made
+    # through the service, as the API would) when it rises above it. The price walks either way.
+    page = signed_in_page
+    section = alerts_section(page, product, live_server)
+    section.get_by_role("link", name="+ New alert").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Alert me when").select_option("price_below")
+    dialog.get_by_label("Price to watch").first.select_option("cheapest")
+    dialog.get_by_label("Price (CZK)").fill(str(cheapest))
+    backtest = dialog.locator("#backtest-result")
+    expect(backtest).to_contain_text("Over the last 30 days (1 sync")
+    expect(backtest).to_contain_text("would not have fired")
+    dialog.get_by_role("button", name="Create alert").click()
+    expect(dialog).to_be_hidden()
+    alert_rule_create(
+        owner=user,
+        product_id=product.pk,
+        spec={"kind": "price_above", "figure": "cheapest", "threshold": cheapest},
+    )
+
+    # The simulator's ticks move the price; each sync is the real one, over HTTP.
+    header = page.get_by_role("navigation", name="Main")
+    for _ in range(60):
+        time.sleep(1.1)
+        offers_sync(product_id=product.pk)
+        moved = product_stats(product=product).min_price
+        if moved is not None and moved != cheapest:
+            break
+    assert moved is not None and moved != cheapest, "the simulator's price never moved"
+    way = "below" if moved < cheapest else "above"
+    message = f"The cheapest offer is {moved:,} CZK, {way} {cheapest:,} CZK."
+    expect(
+        header.get_by_role("link", name=re.compile(r"Alerts \(\d+ unread alerts?\)"))
+    ).to_be_visible(timeout=10_000)
+    expect(section.locator("#alert-history")).to_contain_text(message)
+    header.get_by_role("link", name=re.compile(r"^Alerts")).click()
+    expect(page.locator(".alert-item").first).to_contain_text(message)
+    assert page_errors == []
+    assert outside_requests == []

@@ -34,6 +34,7 @@ from django.db.models.functions import Now
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from pricing.alerts.evaluation import alerts_evaluate
+from pricing.bulk import bulk_update_values
 from pricing.leases import lease_claim, lease_release
 from pricing.models import (
     TRACKING_ACTIVE,
@@ -406,9 +407,7 @@ def offers_store_many(
         answered = {(pk, data.id) for pk, (offers, _) in answers.items() for data in offers}
         vanished = [row.pk for key, row in known.items() if row.is_current and key not in answered]
         Offer.objects.bulk_create(new)
-        Offer.objects.bulk_update(
-            changed, ["price", "items_in_stock", "is_current", "last_seen_at"]
-        )
+        bulk_update_values(changed, ["price", "items_in_stock", "is_current", "last_seen_at"])
         if vanished:
             # Sold out: out of the current list; the row and its history stay.
             Offer.objects.filter(pk__in=vanished).update(is_current=False)

@@ -23,13 +23,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 from pricing.alerts import messages
 from pricing.alerts.conditions import Params, with_conditions
 from pricing.alerts.noise import delivery_of, local_day_start
 from pricing.alerts.rules import EVENT_KINDS
+from pricing.bulk import bulk_update_values
 from pricing.models import AlertDelivery, AlertFiring, AlertRule, AlertSettings, ProductSnapshot
 
 # The path from a snapshot to its product's rules.
@@ -110,40 +111,12 @@ def alerts_evaluate(*, snapshots: Sequence[ProductSnapshot]) -> list[AlertFiring
             changed.append(rule)
     firings = _firings(due)
     AlertFiring.objects.bulk_create(firings)
-    _save_states(changed)
+    # Only the rules whose state moved: most syncs move none.
+    bulk_update_values(changed, ["armed", "streak", "last_fired_at"])
     if firings:
         ids = [firing.pk for firing in firings]
         transaction.on_commit(lambda: _deliver(ids))
     return firings
-
-
-def _save_states(rules: Sequence[AlertRule]) -> None:
-    """Write the state of the rules whose state moved (most syncs move none), in one UPDATE
-    joined to a VALUES list: bulk_update's CASE per row and field costs seconds of Python for
-    a batch's hundreds of rules."""
-    if not rules:
-        return
-    postgres = connection.vendor == "postgresql"
-    # PostgreSQL types a VALUES column from its rows, and a column of NULLs is text.
-    row = "(%s, %s, %s, %s::timestamptz)" if postgres else "(%s, %s, %s, %s)"
-    params = []
-    for rule in rules:
-        fired = rule.last_fired_at
-        params += [
-            rule.pk,
-            rule.armed,
-            rule.streak,
-            fired if postgres else connection.ops.adapt_datetimefield_value(fired),
-        ]
-    table = connection.ops.quote_name(AlertRule._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET armed = state.column2, streak = state.column3, "
-            f"last_fired_at = state.column4 "
-            f"FROM (VALUES {', '.join([row] * len(rules))}) AS state "
-            f"WHERE {table}.id = state.column1",
-            params,
-        )
 
 
 def _settings_of(owner) -> AlertSettings:
