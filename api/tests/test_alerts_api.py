@@ -509,7 +509,12 @@ def test_a_deleted_rules_firings_stay_in_the_feed(api, kettle, sync):
 
 def test_firings_over_the_daily_cap_are_listed_as_capped_and_never_unread(api, kettle, sync):
     assert api.patch(SETTINGS, {"daily_cap": 1}).status_code == 200
-    new_offer_syncs(api, sync, (kettle, 20), (kettle, 10))
+    # Both yesterday afternoon (UTC, the user's zone): one day, whenever the test runs.
+    now = timezone.now()
+    yesterday = (now - now.replace(hour=0, minute=0, second=0, microsecond=0)) / timedelta(
+        minutes=1
+    ) + 600
+    new_offer_syncs(api, sync, (kettle, yesterday + 10), (kettle, yesterday))
     feed = sorted(api.get(ALERTS).json()["results"], key=lambda firing: firing["fired_at"])
     assert [firing["delivery"] for firing in feed] == ["sent", "capped"]
     assert feed[0]["read_at"] is None and feed[1]["read_at"] is not None

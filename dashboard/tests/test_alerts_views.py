@@ -466,7 +466,9 @@ def test_the_unread_filter_and_mark_all_read_without_javascript(user_client, use
 def test_firings_past_the_daily_cap_stay_out_of_the_feed(user_client, user, product, fire):
     alert_settings_update(user=user, changes={"daily_cap": 1})
     alert_rule_create(owner=user, product_id=product.pk, spec=BELOW_100)
-    fire(product, times=2, start=timezone.now() - timedelta(minutes=10))
+    # Yesterday at noon (UTC, the user's zone): both in one day, whenever the test runs.
+    noon = (timezone.now() - timedelta(days=1)).replace(hour=12, minute=0, second=0)
+    fire(product, times=2, start=noon)
     feed = user_client.get(reverse("dashboard:alerts")).text
     assert feed.count('<li id="firing-') == 1
     history = user_client.get(section_url(product), headers=htmx_to("product-alerts")).text
