@@ -501,17 +501,17 @@ def test_a_refused_private_url_is_a_failed_attempt_without_a_request_and_no_retr
 def test_delivery_posts_webhooks_for_sent_and_held_firings_but_not_capped(
     user, webhook, product, rule, huey_immediate, django_capture_on_commit_callbacks, mailoutbox
 ):
-    # Quiet now, in the owner's zone: the firing is held, its email waits for the hour's end.
-    hour = timezone.localtime(timezone.now(), user.zoneinfo).hour
-    alert_settings_update(
-        user=user, changes={"quiet_start": hour, "quiet_end": (hour + 1) % 24, "daily_cap": 1}
-    )
+    # Tomorrow at 10:00 in the owner's zone, quiet from 10 to 12: the firing is held, its email
+    # waits until 12:00 (after now, whenever the test runs); the next, that day, is capped.
+    local = timezone.localtime(timezone.now(), user.zoneinfo) + timedelta(days=1)
+    ten = local.replace(hour=10, minute=0, second=0, microsecond=0)
+    alert_settings_update(user=user, changes={"quiet_start": 10, "quiet_end": 12, "daily_cap": 1})
     with django_capture_on_commit_callbacks(execute=True):
-        held = fire(product, timezone.now())
+        held = fire(product, ten)
     with django_capture_on_commit_callbacks(execute=True):
-        rearm(product, timezone.now())
+        rearm(product, ten + timedelta(minutes=1))
     with django_capture_on_commit_callbacks(execute=True):
-        capped = fire(product, timezone.now())
+        capped = fire(product, ten + timedelta(minutes=2))
 
     assert (held.delivery, capped.delivery) == (AlertDelivery.HELD, AlertDelivery.CAPPED)
     assert [json.loads(request.body)["id"] for request in webhook.requests] == [held.pk]
@@ -519,7 +519,7 @@ def test_delivery_posts_webhooks_for_sent_and_held_firings_but_not_capped(
     assert attempts_of(capped) == []
     assert mailoutbox == []
     held.refresh_from_db()
-    assert held.email_sent_at is None and held.email_due_at > timezone.now()
+    assert held.email_sent_at is None and held.email_due_at == ten + timedelta(hours=2)
 
 
 def test_a_webhook_whose_task_was_lost_is_sent_by_the_periodic_task(
