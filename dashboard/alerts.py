@@ -197,7 +197,8 @@ def alert_rule_edit(request, rule_id):
 @login_required
 @require_POST
 def alert_rule_toggle(request, rule_id):
-    """Enable or disable a rule (its state is kept: only a change of condition resets it)."""
+    """Enable or disable a rule (enabled again, it starts afresh: the syncs it missed were not
+    evaluated)."""
     rule = _rule_of(request, rule_id)
     product = _product_of(request, rule.product_id)
     enabled = not rule.spec["is_enabled"]

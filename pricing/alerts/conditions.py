@@ -34,6 +34,7 @@ from django.db.models import (
     OuterRef,
     QuerySet,
     Subquery,
+    UUIDField,
     Value,
     When,
 )
@@ -263,10 +264,14 @@ def reference(params: Params) -> Expression:
 
 def with_conditions(snapshots: QuerySet, params: Params, *, live: bool) -> QuerySet:
     """`snapshots` annotated with each rule's `holds` (its condition), `watched` (its figure),
-    `compared_to` (its reference) and the previous snapshot's cheapest offer."""
+    `compared_to` (its reference) and, for cheapest_changed, the previous snapshot's cheapest
+    offer."""
     return snapshots.annotate(snapshot_day=TruncDay("taken_at", tzinfo=UTC)).annotate(
         holds=condition(params, live=live),
         watched=figure(params, live=live),
         compared_to=reference(params),
-        previous_cheapest=previous_cheapest(),
+        # For the messages of cheapest_changed only: no lookup for the other rules' rows.
+        previous_cheapest=params.switch(
+            "kind", {AlertKind.CHEAPEST_CHANGED: previous_cheapest()}, UUIDField()
+        ),
     )

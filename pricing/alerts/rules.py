@@ -63,7 +63,6 @@ SPEC_FIELDS = {
 
 def rule_spec_of(rule: AlertRule) -> dict[str, Any]:
     """The spec a rule was made from (what forms and the API show and edit)."""
-    window = next((name for name, span in WINDOWS.items() if span == rule.window), None)
     return {
         "kind": rule.kind,
         "figure": rule.figure,
@@ -72,7 +71,7 @@ def rule_spec_of(rule: AlertRule) -> dict[str, Any]:
         "direction": rule.direction,
         "change_percent": rule.change_percent,
         "change_amount": rule.change_amount,
-        "window": window,
+        "window": window_name(rule.window),
         "lookback_days": rule.lookback.days if rule.lookback else None,
         "debounce": rule.debounce,
         "cooldown_minutes": int(rule.cooldown.total_seconds() // 60),
@@ -196,9 +195,14 @@ def rule_spec_clean(spec: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def window_name(window: timedelta | None) -> str | None:
+    """The name of a rule's window ("24h"); None when it has none."""
+    return next((name for name, span in WINDOWS.items() if span == window), None)
+
+
 def window_words(window: timedelta | None) -> str:
-    """ "24 hours" for a rule's window."""
-    return next((WINDOW_WORDS[name] for name, span in WINDOWS.items() if span == window), "?")
+    """A rule's window in words ("24 hours")."""
+    return WINDOW_WORDS.get(window_name(window), "?")
 
 
 def money(amount: float | int | None) -> str:
