@@ -148,6 +148,8 @@ class ProductAdmin(admin.ModelAdmin):
         "owner",
         "name",
         "description",
+        "my_price",
+        "map_price",
         "created_at",
         "updated_at",
         "is_suspended",
@@ -156,6 +158,7 @@ class ProductAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["id", "owner", "name", "description", "created_at", "updated_at"]}),
+        ("Reference prices", {"fields": ["my_price", "map_price"]}),
         ("Moderation", {"fields": ["is_suspended", "suspension_reason"]}),
         ("Audit", {"fields": ["moderation_log"]}),
     ]

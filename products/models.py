@@ -7,7 +7,7 @@ How the Offers service knows a product (registration, sync) is pricing's, in a r
 import uuid
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length
@@ -15,6 +15,8 @@ from django.db.models.lookups import LessThanOrEqual
 
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 2000
+# Far beyond any real price: a reference price above it is a typo.
+REFERENCE_PRICE_MAX = 10**12
 
 
 class ProductQuerySet(models.QuerySet):
@@ -45,6 +47,23 @@ class Product(models.Model):
         blank=True,
         # TextField's max_length reaches forms only; the validator makes full_clean check it.
         validators=[MaxLengthValidator(DESCRIPTION_MAX_LENGTH)],
+    )
+    # The owner's reference prices, in whole units of PRICE_CURRENCY (optional): what they sell
+    # it for, and the minimum advertised price resellers must not advertise below (MAP).
+    # pricing.market measures the offers against them.
+    my_price = models.PositiveBigIntegerField(
+        "my price",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(REFERENCE_PRICE_MAX)],
+        help_text="What you sell it for.",
+    )
+    map_price = models.PositiveBigIntegerField(
+        "minimum advertised price (MAP)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(REFERENCE_PRICE_MAX)],
+        help_text="Offers below it violate your MAP policy.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

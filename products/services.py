@@ -38,10 +38,24 @@ def _owned(*, owner, product_id: uuid.UUID | str) -> Product:
     return Product.objects.for_owner(owner).get(pk=product_id)
 
 
-def product_create(*, owner, name: str, description: str = "") -> Product:
+def product_create(
+    *,
+    owner,
+    name: str,
+    description: str = "",
+    my_price: int | None = None,
+    map_price: int | None = None,
+) -> Product:
     """Create a product (validated); its registration with the Offers service follows on commit.
-    Raises ProductLimitReached when the owner has PRODUCTS_PER_USER_MAX products."""
-    product = Product(owner=owner, name=name.strip(), description=description.strip())
+    Reference prices are whole units of PRICE_CURRENCY, or None. Raises ProductLimitReached
+    when the owner has PRODUCTS_PER_USER_MAX products."""
+    product = Product(
+        owner=owner,
+        name=name.strip(),
+        description=description.strip(),
+        my_price=my_price,
+        map_price=map_price,
+    )
     product.full_clean()
     # One transaction with the rows that post_save receivers write for a new product.
     with transaction.atomic():
@@ -54,16 +68,27 @@ def product_create(*, owner, name: str, description: str = "") -> Product:
     return product
 
 
-def product_update(*, owner, product_id: uuid.UUID | str, name: str, description: str) -> Product:
-    """Rename or re-describe the owner's product. Raises ProductSuspended, Product.DoesNotExist."""
+def product_update(
+    *,
+    owner,
+    product_id: uuid.UUID | str,
+    name: str,
+    description: str,
+    my_price: int | None,
+    map_price: int | None,
+) -> Product:
+    """Rename or re-describe the owner's product, and set its reference prices (None clears
+    one: they are required so that no caller clears them by forgetting them). Raises
+    ProductSuspended, Product.DoesNotExist."""
     with transaction.atomic():
         product = _owned(owner=owner, product_id=product_id)
         if product.is_suspended:
             raise ProductSuspended(product)
         product.name = name.strip()
         product.description = description.strip()
+        product.my_price, product.map_price = my_price, map_price
         product.full_clean()
-        product.save(update_fields=["name", "description", "updated_at"])
+        product.save(update_fields=["name", "description", "my_price", "map_price", "updated_at"])
     return product
 
 

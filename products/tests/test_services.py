@@ -43,14 +43,28 @@ def test_the_database_refuses_an_empty_name_written_around_the_service(user):
 
 def test_update_changes_name_and_description(user):
     product = product_create(owner=user, name="Old")
-    updated = product_update(owner=user, product_id=product.pk, name="New", description="d")
+    updated = product_update(
+        owner=user,
+        product_id=product.pk,
+        name="New",
+        description="d",
+        my_price=None,
+        map_price=None,
+    )
     assert (updated.name, updated.description) == ("New", "d")
 
 
 def test_update_and_delete_of_another_users_product_are_not_found(user, other_user):
     product = product_create(owner=user, name="Mine")
     with pytest.raises(Product.DoesNotExist):
-        product_update(owner=other_user, product_id=product.pk, name="Theirs", description="")
+        product_update(
+            owner=other_user,
+            product_id=product.pk,
+            name="Theirs",
+            description="",
+            my_price=None,
+            map_price=None,
+        )
     with pytest.raises(Product.DoesNotExist):
         product_delete(owner=other_user, product_id=product.pk)
     product.refresh_from_db()
@@ -60,7 +74,14 @@ def test_update_and_delete_of_another_users_product_are_not_found(user, other_us
 def test_a_suspended_product_cannot_be_changed_or_deleted(user):
     product = product_suspend(product=product_create(owner=user, name="P"), reason="spam")
     with pytest.raises(ProductSuspended, match="spam"):
-        product_update(owner=user, product_id=product.pk, name="Q", description="")
+        product_update(
+            owner=user,
+            product_id=product.pk,
+            name="Q",
+            description="",
+            my_price=None,
+            map_price=None,
+        )
     with pytest.raises(ProductSuspended):
         product_delete(owner=user, product_id=product.pk)
     assert Product.objects.get(pk=product.pk).name == "P"
