@@ -123,7 +123,15 @@ class Offer(models.Model):
 
 
 class OfferObservation(models.Model):
-    """An offer's price and stock, written when either changed (and when first seen)."""
+    """An offer's price and stock, written when either changed (and when first seen), and a
+    vanish marker when the offer left the answers.
+
+    A price holds from its observation until the offer's next observation. When a sync finds a
+    current offer missing from its answer, it writes a marker at the answer's time with the
+    offer's last price and stock and vanished=True: the price held until then, not after. A
+    marker repeats the last price, so a line that carries prices forward is unchanged by it;
+    it is never a new price (no price change counts it).
+    """
 
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="observations")
     # Denormalised from the offer so that history reads by (product, time) use one index.
@@ -131,6 +139,10 @@ class OfferObservation(models.Model):
     observed_at = models.DateTimeField()
     price = models.PositiveBigIntegerField()
     items_in_stock = models.PositiveIntegerField()
+    vanished = models.BooleanField(
+        default=False,
+        help_text="A vanish marker: the offer left the answers here, at its last price.",
+    )
 
     class Meta:
         ordering = ["observed_at", "id"]
@@ -168,6 +180,10 @@ class ProductSnapshot(models.Model):
     offers_restocked = models.PositiveIntegerField(
         null=True, help_text="Offers without stock (or gone) that now have stock."
     )
+    # Current offers whose price went up or down since the previous successful sync (a
+    # returning offer compares to its last price).
+    price_rises = models.PositiveIntegerField(null=True)
+    price_drops = models.PositiveIntegerField(null=True)
 
     class Meta:
         ordering = ["taken_at", "id"]
@@ -205,14 +221,37 @@ class SnapshotRollup(models.Model):
     weighted_mean_count = models.PositiveIntegerField(default=0)
     min_price = models.PositiveBigIntegerField(null=True)
     max_price = models.PositiveBigIntegerField(null=True)
+    # The highest cheapest price of the span (max of the snapshots' min_price): with min_price,
+    # the extremes of the cheapest offer's price (max_price is the dearest offer's).
+    max_min_price = models.PositiveBigIntegerField(null=True)
     offer_count_sum = models.PositiveBigIntegerField()
     total_stock_sum = models.PositiveBigIntegerField()
+    # Σ mean², with mean_sum and mean_count: the standard deviation of the means.
+    mean_sq_sum = models.FloatField(default=0.0)
+    # The snapshots' change counts summed (NULL, at a first sync, counts as 0).
+    price_rises = models.PositiveBigIntegerField(default=0)
+    price_drops = models.PositiveBigIntegerField(default=0)
+    offers_appeared = models.PositiveBigIntegerField(default=0)
+    offers_vanished = models.PositiveBigIntegerField(default=0)
+    offers_sold_out = models.PositiveBigIntegerField(default=0)
+    offers_restocked = models.PositiveBigIntegerField(default=0)
+    # Time-weighted means: each snapshot's mean and min price held from its taken_at until the
+    # product's next snapshot; that interval (seconds) and interval × value are added to the
+    # span of the NEXT snapshot (the one that ends it), when the held mean is defined. The
+    # interval still open after the latest snapshot is the reader's to add.
+    held_seconds = models.FloatField(default=0.0)
+    held_mean_sum = models.FloatField(default=0.0)
+    held_min_sum = models.FloatField(default=0.0)
     # The first and last snapshot of the span and their means: the percentage change starts
     # and ends at snapshots, and these are the ones left once the raw rows are pruned.
     first_at = models.DateTimeField()
     first_mean = models.FloatField(null=True)
     last_at = models.DateTimeField()
     last_mean = models.FloatField(null=True)
+    # The last snapshot's min price: with last_at and last_mean, the values that hold after the
+    # span (the next snapshot's held sums, a window's clipped start). NULL on rows from before
+    # pricing.0011 (and when the last snapshot had no offers).
+    last_min = models.PositiveBigIntegerField(null=True)
 
     class Meta:
         constraints = [

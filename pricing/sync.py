@@ -357,7 +357,8 @@ def offers_store_many(
 ) -> dict[uuid.UUID, int]:
     """Make each answer (product id → its offers, and when they arrived) its product's current
     offers, in one transaction and a constant number of queries however many products; their
-    sync state says synced at that time. Returns each product's number of observations written.
+    sync state says synced at that time. Returns each product's number of observations written
+    (new or changed offers; the vanish markers of offers that left are not counted).
     """
     if not answers:
         return {}
@@ -405,18 +406,32 @@ def offers_store_many(
                     )
                 )
         answered = {(pk, data.id) for pk, (offers, _) in answers.items() for data in offers}
-        vanished = [row.pk for key, row in known.items() if row.is_current and key not in answered]
+        gone = [row for key, row in known.items() if row.is_current and key not in answered]
+        # A vanish marker for each: its last price held until this answer, not after. Not
+        # counted as written (it is no new price or stock); rolled up like any observation
+        # (the same price: what the per-offer lines draw is unchanged).
+        markers = [
+            OfferObservation(
+                offer=row,
+                product_id=row.product_id,
+                observed_at=answers[row.product_id][1],
+                price=row.price,
+                items_in_stock=row.items_in_stock,
+                vanished=True,
+            )
+            for row in gone
+        ]
         Offer.objects.bulk_create(new)
         bulk_update_values(changed, ["price", "items_in_stock", "is_current", "last_seen_at"])
-        if vanished:
+        if gone:
             # Sold out: out of the current list; the row and its history stay.
-            Offer.objects.filter(pk__in=vanished).update(is_current=False)
+            Offer.objects.filter(pk__in=[row.pk for row in gone]).update(is_current=False)
         arrived = {pk: at for pk, (_, at) in answers.items()}
         # Every offer in an answer was seen when it arrived; the unchanged ones are only this.
         Offer.objects.filter(product_id__in=product_ids, is_current=True).update(
             last_seen_at=_by_product(arrived, DateTimeField(), key="product_id")
         )
-        OfferObservation.objects.bulk_create(observations)
+        OfferObservation.objects.bulk_create([*observations, *markers])
         # The snapshot's columns are the statistics' fields, one for one.
         snapshots = ProductSnapshot.objects.bulk_create(
             ProductSnapshot(
@@ -428,7 +443,7 @@ def offers_store_many(
             for product_id, (offers, at) in answers.items()
         )
         # In this transaction: a roll-up can neither miss these rows nor count them twice.
-        rollups_add(snapshots=snapshots, observations=observations)
+        rollups_add(snapshots=snapshots, observations=[*observations, *markers])
         # So is the rules' state: a crash can neither lose a firing nor repeat one.
         alerts_evaluate(snapshots=snapshots)
         ProductTracking.objects.filter(pk__in=product_ids).update(
@@ -445,8 +460,9 @@ def _changes_since_last_sync(
     answers: Mapping[uuid.UUID, tuple[Sequence[OfferData], datetime]], known: Mapping
 ) -> dict[uuid.UUID, dict]:
     """Each product's ProductSnapshot change fields: its cheapest offer, and the counts of
-    offers that appeared, vanished, sold out and came back since its last successful sync
-    (None at its first, which has nothing to compare to). `known` is _offers_touched's, read
+    offers that appeared, vanished, sold out and came back, and of offers whose price rose or
+    dropped, since its last successful sync (None at its first, which has nothing to compare
+    to; a returning offer compares to its last price). `known` is _offers_touched's, read
     before the store changes it."""
     compared = set(
         ProductTracking.objects.filter(
@@ -475,6 +491,15 @@ def _changes_since_last_sync(
                     for offer_id, stock in now.items()
                     if stock and not was.get(offer_id) and (product_id, offer_id) in known
                 ),
+            }
+            last = [
+                (known[(product_id, data.id)].price, data.price)
+                for data in offers
+                if (product_id, data.id) in known
+            ]
+            change |= {
+                "price_rises": sum(1 for old, new in last if new > old),
+                "price_drops": sum(1 for old, new in last if new < old),
             }
         changes[product_id] = change
     return changes

@@ -5,25 +5,12 @@ from django.db import migrations, models
 
 
 def roll_up_history(apps, schema_editor):
-    """The history written before roll-ups existed, rolled up once (a progress line per 1,000
-    products: on a large history this takes a while).
+    """Nothing now: the history written before roll-ups existed is rolled up by 0011.
 
-    With the app's code rather than historical models: the tables are new here, and what fills
-    them must be exactly what the sync does. Should these models change, freeze a copy here.
+    This step used to call the app's rollups_rebuild, which now writes columns that 0011 adds:
+    run here, against the schema of 0009, it would fail. 0011 rolls up any history that has
+    no roll-ups yet, with the columns in place.
     """
-    from pricing.rollups import rollups_rebuild
-
-    if not apps.get_model("pricing", "ProductSnapshot").objects.exists():
-        return
-    done = 0
-
-    def progress(products: int) -> None:
-        nonlocal done
-        done += products
-        if done % 1000 < products:
-            print(f"  rolled up the history of {done:,} products")
-
-    rollups_rebuild(progress=progress)
 
 
 class Migration(migrations.Migration):

@@ -1,7 +1,7 @@
 """The move of pricing's state off Product (pricing.0004, products.0003) keeps every value, on
 the database the test runs on (SQLite, or PostgreSQL in CI), both ways."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -83,6 +83,46 @@ def test_every_products_state_moves_to_pricing_and_back():
             row.pk: state_of(row) for row in apps.get_model("products", "Product").objects.all()
         }
         assert back == expected
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_history_without_rollups_is_rolled_up_by_0011():
+    """A database whose history was never rolled up (0009's step cannot run today's code on
+    its schema) gets its roll-ups, market columns included, when 0011 adds those columns."""
+    try:
+        apps = migrate([("pricing", "0010_alerts")])
+        User = apps.get_model("accounts", "User")
+        Product = apps.get_model("products", "Product")
+        Snapshot = apps.get_model("pricing", "ProductSnapshot")
+        owner = User.objects.create(email="owner@example.com", password="!")
+        product = Product.objects.create(owner=owner, name="Kettle")
+        for minutes, low in ((0, 100), (30, 80), (90, 120)):
+            Snapshot.objects.create(
+                product=product,
+                taken_at=T + timedelta(minutes=minutes),
+                offer_count=1,
+                total_stock=1,
+                min_price=low,
+                max_price=low,
+                mean_price=low,
+                median_price=low,
+                weighted_mean_price=low,
+            )
+
+        apps = migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+        rows = apps.get_model("pricing", "SnapshotRollup").objects.filter(span="day")
+        [day] = rows.values("snapshots", "min_price", "max_min_price", "held_seconds", "last_min")
+        # 100 held 30 minutes, 80 an hour; 120 is the latest.
+        assert day == {
+            "snapshots": 3,
+            "min_price": 80,
+            "max_min_price": 120,
+            "held_seconds": 5400.0,
+            "last_min": 120,
+        }
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())

@@ -2,6 +2,7 @@
 roll-ups equal trends read from raw rows bucket for bucket, and pruning changes no figure a
 whole-hour period shows."""
 
+import itertools
 import random
 import uuid
 from datetime import UTC, timedelta
@@ -13,9 +14,11 @@ from pricing.models import (
     OfferObservation,
     ProductSnapshot,
     RawHistoryHorizon,
+    SnapshotRollup,
 )
 from pricing.offers_client import OfferData
 from pricing.retention import history_prune
+from pricing.rollups import CHANGE_COUNTS, SUMS_FIELDS, rollups_rebuild
 from pricing.selectors import (
     Bucket,
     TrendTooFine,
@@ -82,7 +85,48 @@ def test_the_rollups_the_sync_keeps_are_those_of_its_raw_rows(two_products):
     for span in ("hour", "day"):
         counted = sum(s.snapshots for (_, sp, _), s in snapshots.items() if sp == span)
         assert counted == ProductSnapshot.objects.count()
+    # The market's sums are there to compare too (pricing.market): changes, held time, extremes.
+    days = [s for (_, span, _), s in snapshots.items() if span == "day"]
+    for name in (*CHANGE_COUNTS, "held_seconds", "held_mean_sum", "mean_sq_sum"):
+        assert sum(getattr(s, name) for s in days) > 0, name
+    assert all(s.max_min_price >= s.min_price for s in days if s.min_price is not None)
     assert rollup_differences() == []
+
+
+@pytest.mark.django_db
+def test_held_sums_count_each_snapshots_values_until_the_next_one(two_products):
+    sync_history(two_products, start=T0, days=2, every=20 * M)
+    for product in two_products:
+        taken = ProductSnapshot.objects.filter(product=product).values_list(
+            "taken_at", "mean_price", "min_price"
+        )
+        # Each snapshot with offers holds its values until the next one (time without offers
+        # is left out); the last one's interval is still open.
+        held = [
+            ((b - a).total_seconds(), mean, low)
+            for (a, mean, low), (b, _, _) in itertools.pairwise(taken)
+            if mean is not None
+        ]
+        days = SnapshotRollup.objects.filter(product=product, span="day")
+        for column, expected in (
+            ("held_seconds", sum(seconds for seconds, _, _ in held)),
+            ("held_mean_sum", sum(seconds * mean for seconds, mean, _ in held)),
+            ("held_min_sum", sum(seconds * low for seconds, _, low in held)),
+        ):
+            assert sum(getattr(row, column) for row in days) == pytest.approx(expected)
+
+
+@pytest.mark.django_db
+def test_a_rebuild_from_a_day_on_continues_the_held_sums_of_the_day_before(two_products):
+    sync_history(two_products, start=T0, days=3, every=20 * M)
+    kept, _ = rollup_state()
+    rollups_rebuild(since=T0 + timedelta(days=1, hours=7))
+    rebuilt, _ = rollup_state()
+    assert rebuilt.keys() == kept.keys()
+    for key, sums in kept.items():
+        for name in SUMS_FIELDS:
+            a, b = getattr(sums, name), getattr(rebuilt[key], name)
+            assert a == pytest.approx(b, rel=1e-12) if isinstance(a, float) else a == b, (key, name)
 
 
 def raw_only(monkeypatch):

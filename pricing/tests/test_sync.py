@@ -51,7 +51,11 @@ def test_ids_persist_with_new_prices_vanished_stop_being_current_new_appear(prod
     sold_out = Offer.objects.get(product=product, offer_id=B)
     assert not sold_out.is_current
     assert sold_out.last_seen_at == t0
-    assert sold_out.observations.count() == 1  # its history stays
+    # Its history stays, closed by a vanish marker at its last price when the sync missed it.
+    assert list(sold_out.observations.values_list("observed_at", "price", "vanished")) == [
+        (t0, 200, False),
+        (t1, 200, True),
+    ]
     a = Offer.objects.get(product=product, offer_id=A)
     assert a.first_seen_at == t0 and a.last_seen_at == t1
     assert list(a.observations.values_list("price", flat=True)) == [100, 120]
@@ -66,10 +70,12 @@ def test_a_returning_offer_is_current_again(product):
     offers_store(product=product, offers=[OfferData(A, 100, 5)], at=t0 + timedelta(minutes=2))
     assert current(product) == {A: (100, 5)}
     assert Offer.objects.filter(product=product).count() == 1
-    # The return is observed, so its history shows the gap rather than a price carried over it.
-    assert list(OfferObservation.objects.values_list("observed_at", flat=True)) == [
-        t0,
-        t0 + timedelta(minutes=2),
+    # The vanishing and the return are observed, so its history shows the gap rather than a
+    # price carried over it.
+    assert list(OfferObservation.objects.values_list("observed_at", "vanished")) == [
+        (t0, False),
+        (t0 + timedelta(minutes=1), True),
+        (t0 + timedelta(minutes=2), False),
     ]
 
 
@@ -125,9 +131,76 @@ def test_the_store_takes_a_constant_number_of_queries(product, django_assert_max
         product=product, offers=[OfferData(uuid.uuid4(), 10 + i, 1) for i in range(10)], at=t0
     )
     answer = [OfferData(uuid.uuid4(), 5 + i, 2) for i in range(10)]
-    # 12, and for alerts: which products were synced before, and their rules (none here).
+    # 12, and for alerts: which products were synced before, and their rules (none here). The
+    # ten vanish markers of the offers that left, and the price rises and drops, cost nothing.
     with django_assert_max_num_queries(14):
         offers_store(product=product, offers=answer, at=t0 + timedelta(minutes=1))
+
+
+def test_price_rises_and_drops_are_counted_per_sync_from_the_first_comparable_one(product):
+    t0 = timezone.now()
+    offers_store(product=product, offers=[OfferData(A, 100, 5), OfferData(B, 200, 1)], at=t0)
+    offers_store(
+        product=product,
+        offers=[OfferData(A, 120, 5), OfferData(C, 50, 1)],  # A up; B vanishes; C new
+        at=t0 + timedelta(minutes=1),
+    )
+    offers_store(
+        product=product,
+        offers=[OfferData(A, 110, 2), OfferData(B, 150, 1), OfferData(C, 50, 0)],  # B back lower
+        at=t0 + timedelta(minutes=2),
+    )
+    offers_store(product=product, offers=[], at=t0 + timedelta(minutes=3))
+    changes = ProductSnapshot.objects.filter(product=product).values_list(
+        "price_rises", "price_drops"
+    )
+    # None at the first sync, like the other change counts; a stock change is no price change.
+    assert list(changes) == [(None, None), (1, 0), (0, 2), (0, 0)]
+
+
+def test_a_vanished_offer_gets_a_marker_at_its_last_price_that_changes_no_reading(product):
+    from pricing.rollups import rollups_rebuild
+    from pricing.selectors import Bucket, current_offers, price_trend
+
+    t0 = timezone.now().replace(microsecond=0) - timedelta(hours=6)
+    answers = [
+        [OfferData(A, 100, 5), OfferData(B, 200, 1)],
+        [OfferData(A, 100, 5)],  # B vanishes
+        [OfferData(A, 90, 5)],
+        [OfferData(A, 90, 5), OfferData(B, 180, 2)],  # B is back, cheaper
+        [],  # both vanish
+        [OfferData(B, 180, 2)],
+    ]
+    written = [
+        offers_store(product=product, offers=offers, at=t0 + timedelta(hours=i, minutes=7 * i))
+        for i, offers in enumerate(answers)
+    ]
+    # Markers are not counted as written: only new or changed offers are.
+    assert written == [2, 0, 1, 1, 0, 1]
+    markers = OfferObservation.objects.filter(vanished=True).order_by("observed_at", "price")
+    assert [(m.offer.offer_id, m.price, m.items_in_stock, m.observed_at) for m in markers] == [
+        (B, 200, 1, t0 + timedelta(hours=1, minutes=7)),
+        (A, 90, 5, t0 + timedelta(hours=4, minutes=28)),
+        (B, 180, 2, t0 + timedelta(hours=4, minutes=28)),
+    ]
+    end = timezone.now()
+
+    def readings():
+        tz = timezone.get_current_timezone()
+        return (
+            current_offers(product=product),
+            [
+                price_trend(product=product, start=t0, end=end, tz=tz, bucket=bucket)
+                for bucket in (Bucket.RAW, Bucket.MINUTE, Bucket.HOUR)
+            ],
+        )
+
+    with_markers = readings()
+    offers, _ = with_markers
+    assert [(o.offer_id, o.previous_price) for o in offers] == [(B, 180)]
+    OfferObservation.objects.filter(vanished=True).delete()
+    rollups_rebuild(product_ids=[product.pk])
+    assert readings() == with_markers
 
 
 @pytest.mark.parametrize("fault", [{"malformed_rate": 1.0}, {"error_rate": 1.0}])
