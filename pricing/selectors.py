@@ -64,6 +64,22 @@ from pricing.health import (
     scheduler_status,
     staff_health,
 )
+from pricing.market.map_watch import MapViolation, map_violations
+from pricing.market.memory import MemoryWindow, PriceExtreme, PriceMemory, price_memory
+from pricing.market.movements import (
+    NEW_LOW_LOOKBACK_DAYS,
+    CatalogueMovements,
+    Movement,
+    MovementCount,
+    catalogue_movements,
+    products_moved,
+)
+from pricing.market.position import (
+    PricePosition,
+    latest_snapshot_figure,
+    price_position_many,
+    rank_expression,
+)
 from pricing.models import (
     AlertDelivery,
     AlertDirection,
@@ -78,7 +94,12 @@ from pricing.models import (
     SnapshotRollup,
 )
 from pricing.rollups import span_start
-from pricing.statistics import mean_price_change, percentage_change, price_change_many
+from pricing.statistics import (
+    mean_price_change,
+    percentage_change,
+    price_change_many,
+    price_index,
+)
 from pricing.status import (
     ProductSyncStatus,
     SyncState,
@@ -104,6 +125,7 @@ __all__ = [
     "LOOKBACK_DAYS",
     "MAX_TREND_VALUES",
     "MOVE_FIGURES",
+    "NEW_LOW_LOOKBACK_DAYS",
     "SCHEDULER_STALE_AFTER",
     "WINDOWS",
     "AlertDelivery",
@@ -115,12 +137,20 @@ __all__ = [
     "AlertRuleInfo",
     "BacktestResult",
     "Bucket",
+    "CatalogueMovements",
     "CatalogueSummary",
     "CurrentOffer",
     "CurrentStatistics",
+    "MapViolation",
+    "MemoryWindow",
+    "Movement",
+    "MovementCount",
     "OfferSeries",
     "OffersTokenState",
     "OwnersLastRun",
+    "PriceExtreme",
+    "PriceMemory",
+    "PricePosition",
     "ProductOrder",
     "ProductPanel",
     "ProductSyncStatus",
@@ -142,14 +172,20 @@ __all__ = [
     "alert_rules",
     "alert_settings_of",
     "alerts_unread_count",
+    "catalogue_movements",
     "catalogue_summary",
     "current_offers",
     "history_start",
     "latest_sync_run",
+    "map_violations",
     "price_change_many",
+    "price_memory",
+    "price_position",
+    "price_position_many",
     "price_trend",
     "product_stats",
     "product_stats_many",
+    "products_moved",
     "products_ordered",
     "scheduler_status",
     "sparkline_many",
@@ -302,6 +338,11 @@ def current_offers(*, product: Product, limit: int | None = None) -> list[Curren
     return [CurrentOffer(*row) for row in (rows if limit is None else rows[:limit])]
 
 
+def price_position(*, product: Product) -> PricePosition:
+    """The product's PricePosition (pricing.market.position): two queries."""
+    return price_position_many(product_ids=[product.pk])[product.pk]
+
+
 # --- Sparklines ----------------------------------------------------------------------------------
 
 
@@ -390,6 +431,10 @@ class ProductOrder(StrEnum):
     CHANGE = "change"  # over CATALOGUE_CHANGE_PERIOD
     OFFERS = "offers"
     STOCK = "stock"
+    # Market position (pricing.market.position): my price, its rank, its index to the cheapest.
+    MY_PRICE = "my-price"
+    RANK = "rank"
+    INDEX_TO_MIN = "index"
 
 
 _LATEST_FIGURE = {
@@ -406,10 +451,11 @@ def products_ordered(
     """`products` sorted by one column in the database (with_sync_state applied), so that one
     page of them costs one query whatever the size of the catalogue.
 
-    Figures are those the catalogue shows: the latest snapshot's, and the change of the mean
-    price over CATALOGUE_CHANGE_PERIOD up to `now` (mean_price_change, the one implementation).
-    Undefined figures (never synced, no offers, no change) come last in either direction; ties
-    are broken by name, then id.
+    Figures are those the catalogue shows: the latest snapshot's, the change of the mean
+    price over CATALOGUE_CHANGE_PERIOD up to `now` (mean_price_change, the one implementation),
+    and the market position's (pricing.market.position: my price, its rank, its index to the
+    cheapest offer). Undefined figures (never synced, no offers, no change, no price of mine)
+    come last in either direction; ties are broken by name, then id.
     """
     now = utc(now, "now")
     match ProductOrder(by):
@@ -419,6 +465,12 @@ def products_ordered(
             key = F("created_at")
         case ProductOrder.CHANGE:
             key = mean_price_change(start=now - CATALOGUE_CHANGE_PERIOD, end=now)
+        case ProductOrder.MY_PRICE:
+            key = F("my_price")
+        case ProductOrder.RANK:
+            key = rank_expression()
+        case ProductOrder.INDEX_TO_MIN:
+            key = price_index(F("my_price"), latest_snapshot_figure("min_price"))
         case column:
             key = Subquery(_latest_snapshot().values(_LATEST_FIGURE[column])[:1])
     products = with_sync_state(products).annotate(sort_key=key)

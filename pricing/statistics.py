@@ -80,6 +80,15 @@ def percentage_change(start: Expression, end: Expression) -> Expression:
     return Cast(Round(change, 2), FloatField())
 
 
+def price_index(price: Expression, reference: Expression) -> Expression:
+    """price ÷ reference × 100 in the database, rounded to two decimals (a float): 100.0 when
+    they are equal, above when the price is dearer. NULL when either is NULL or the reference
+    is 0. The one implementation of the market position's indexes, shown and sorted by."""
+    price, reference = Cast(price, FloatField()), Cast(reference, FloatField())
+    index = price * Value(100.0) / NullIf(reference, Value(0.0))
+    return Cast(Round(index, 2), FloatField())
+
+
 def mean_price_change(*, start: datetime, end: datetime) -> Expression:
     """The percentage change of a product's mean price over [start, end), as an expression to
     annotate products with (one query, whatever their number; index seeks per product).
