@@ -24,7 +24,8 @@ A local, faithful implementation of the Offers service (see offers_simulator/ope
   GET  /api/v1/products/{id}/offers        header "Bearer: <access token>" -> offers
 
 Offers are deterministic for a --seed: each product's offers evolve tick by tick (prices walk,
-stock sells down, sold-out offers vanish, new ones appear), computed lazily on request.
+stock sells down, sold-out offers vanish or are restocked, new ones appear, price wars, MAP
+dips), computed lazily on request. See "the market" below.
 """
 
 EPILOG = """\
@@ -38,6 +39,10 @@ control endpoint (for tests; not part of the service, never subject to faults):
   POST /_control/reset                  start-up settings (the command line's), no access tokens,
                                         zero counters, an empty served log
   GET  /_control/stats                  answers per endpoint and status, injected faults
+  GET  /_control/products               every registered product's base_price, typical_map
+                                        and undercut_step (below)
+  GET  /_control/products/{id}          the same, with its age in ticks, its current offers'
+                                        market state and any price war (404 if unregistered)
   GET  /_control/served?after=N&limit=M the served log, below
 
 served log: every answer to GET /api/v1/products/{id}/offers, in the order they were written
@@ -52,6 +57,26 @@ injected latency and hang), malformed (the variant, or null), write_failed (writ
 client_gone (the client had closed its end before the answer, or the write failed), and for 200
 answers that were not malformed offer_count, total_stock, min_price, max_price (else null; the
 prices are null when there are no offers).
+
+the market (per product, seeded; a tick is --tick seconds; figures in whole prices):
+  base price   100..50000, log-uniform; new offers are priced 95..120 % of it.
+  typical MAP  round(90 % of the base price): the product's minimum advertised price, in
+               GET /_control/products as typical_map. Ordinary offers never go below it.
+  MAP dips     now and then (0.3..1.2 % of ticks, and for half of the products once at age
+               2..10 ticks, so a fresh start shows some within ten minutes) one in-stock offer
+               advertises at 80..95 % of the typical MAP for 10..40 ticks, then returns to its
+               usual price, above it (if it sells out meanwhile it stays listed and is
+               restocked). At most one per product at a time.
+  price wars   now and then (0.5..3 % of ticks) an offer undercuts the cheapest in-stock offer
+               by undercut_step (1 % of the base price, at least 1); every 1..3 ticks the
+               runner-up undercuts again by the same step, 3..8 undercuts in all, never below
+               the typical MAP; offers in the war hold their prices, then walk back.
+  sell-outs    an offer that sells out vanishes, or (half of them) stays listed with 0 in
+               stock for 2..8 ticks and is restocked under the same id; a vanished id may come
+               back later as a new offer.
+  the bot      30 % of the products have a repricing bot (has_bot; role "bot" in
+               /_control/products/{id}): their first offer; it never vanishes, never dips below
+               the MAP, opens the wars it can and answers every undercut.
 
 Control requests need a Host header of 127.0.0.1, localhost or [::1] (any port), else 403; POSTs
 need "Content-Type: application/json" (parameters allowed), else 415. This keeps web pages open

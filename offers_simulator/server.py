@@ -280,6 +280,15 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if method == "POST" and not is_json(self.headers.get_all("Content-Type")):
             return detail(415, "Control requests must be sent as Content-Type: application/json")
         simulator = self.server.simulator
+        if action == "products" or action.startswith("products/"):
+            if method != "GET":
+                return method_not_allowed("GET")
+            if action == "products":
+                return json_reply(200, {"products": simulator.products()})
+            info = simulator.product(action.removeprefix("products/"))
+            if info is None:
+                return detail(404, "Product ID has not been registered")
+            return json_reply(200, info)
         if action in ("state", "stats", "served"):
             if method != "GET":
                 return method_not_allowed("GET")

@@ -239,6 +239,20 @@ class Simulator:
     def _state_unlocked(self) -> dict[str, Any]:
         return {**self._settings.as_dict(), "registered": len(self._world)}
 
+    def products(self) -> list[dict[str, Any]]:
+        """Every registered product's fixed figures: base price, typical MAP, undercut step."""
+        with self._lock:
+            return self._world.products_info()
+
+    def product(self, raw_product_id: str) -> dict[str, Any] | None:
+        """One product's fixed figures and its current offers with their market state (advanced
+        to now, as an offers request would); None if it is not registered."""
+        product_id = canonical_uuid(raw_product_id)
+        if product_id is None:
+            return None
+        with self._lock:
+            return self._world.product_info(product_id)
+
     def update_settings(self, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Applies ``changes`` (raises SettingsError, changing nothing, if any is bad)."""
         with self._lock:

@@ -97,6 +97,18 @@ class SimulatorProcess:
     def stats(self) -> dict[str, Any]:
         return self._control("GET", "stats")
 
+    def products(self) -> list[dict[str, Any]]:
+        """Every registered product's id, name, base_price, typical_map (its minimum advertised
+        price: 90 % of the base price), undercut_step (a price war's step) and has_bot."""
+        return self._control("GET", "products")["products"]
+
+    def product(self, product_id: str) -> dict[str, Any]:
+        """One product's figures (as ``products()``), its ``age`` in ticks, its current
+        ``offers`` with their market state (``role``, ``in_price_war``, ``map_dip_ticks_left``,
+        ``restock_in_ticks``) and ``price_war`` (None, or ``undercuts_left`` and ``next_age``).
+        Raises SimulatorError if it is not registered."""
+        return self._control("GET", f"products/{urllib.parse.quote(product_id)}")
+
     def state(self) -> dict[str, Any]:
         return self._control("GET", "state")
 

