@@ -3,6 +3,7 @@
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 
 from api.serializers import TIME_ZONES
+from pricing.selectors import MemoryWindow
 
 
 class StrictSerializerExtension(OpenApiSerializerExtension):
@@ -54,3 +55,16 @@ class TimeZoneFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "string", "enum": TIME_ZONES}
+
+
+class MemoryWindowFieldExtension(OpenApiSerializerFieldExtension):
+    """A product memory's windows: one component, `MemoryWindow`, whose name does not collide
+    with an alert rule's `window` (drf-spectacular names enums after their fields)."""
+
+    target_class = "api.serializers.MemoryWindowField"
+
+    def get_name(self):
+        return "MemoryWindow"
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [window.value for window in MemoryWindow]}

@@ -30,12 +30,20 @@ from pricing.selectors import (
     AlertKind,
     Bucket,
     CurrentStatistics,
+    MemoryWindow,
+    Movement,
+    PricePosition,
     ProductOrder,
     ProductSyncStatus,
     RegistrationState,
     SyncState,
 )
-from products.models import DESCRIPTION_MAX_LENGTH, NAME_MAX_LENGTH, Product
+from products.models import (
+    DESCRIPTION_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    REFERENCE_PRICE_MAX,
+    Product,
+)
 
 # --- Strict input ----------------------------------------------------------------------------
 
@@ -82,6 +90,15 @@ class TimeField(serializers.Field):
 
     def to_representation(self, value: datetime) -> str:
         return value.isoformat()
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A JSON integer, and only that (DRF's IntegerField takes "12", 12.0 and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -236,6 +253,7 @@ class ProductFigures:
     status: ProductSyncStatus
     statistics: CurrentStatistics
     change_24h: float | None
+    position: PricePosition
     currency: str
 
 
@@ -265,10 +283,67 @@ class SyncStatusSerializer(serializers.Serializer):
     last_attempt_at = TimeField(allow_null=True, help_text="The last sync, successful or not.")
 
 
+class PricePositionSerializer(serializers.Serializer):
+    """Where your price stands among the current offers (those of the latest successful sync).
+    Figures that need my_price are null without it; figures that need offers are null when
+    there are none (never synced, or no offers at the last sync)."""
+
+    offer_count = serializers.IntegerField(
+        allow_null=True, help_text="The current offers compared with (null: never synced)."
+    )
+    rank = serializers.IntegerField(
+        allow_null=True,
+        help_text="1 + the offers strictly cheaper than my_price: 1 means nobody is cheaper; "
+        "offers at your price share your rank.",
+    )
+    rank_of = serializers.IntegerField(
+        allow_null=True, help_text="How many prices are ranked: the offers and yours."
+    )
+    tied_count = serializers.IntegerField(
+        allow_null=True, help_text="Offers at exactly my_price (they share your rank)."
+    )
+    index_to_mean = serializers.FloatField(
+        allow_null=True,
+        help_text="my_price ÷ the offers' mean price, in percent (two decimals): 100.00 is the "
+        "same, above is dearer.",
+    )
+    index_to_min = serializers.FloatField(
+        allow_null=True, help_text="my_price ÷ the cheapest offer, in percent (two decimals)."
+    )
+    undercut_count = serializers.IntegerField(
+        allow_null=True, help_text="Offers strictly below my_price."
+    )
+    undercut_max = serializers.IntegerField(
+        allow_null=True,
+        help_text="How far the cheapest offer is below my_price; null when nobody undercuts.",
+    )
+    undercut_mean = serializers.FloatField(
+        allow_null=True,
+        help_text="The mean amount the undercutting offers are below my_price; null when "
+        "nobody undercuts.",
+    )
+    below_map_count = serializers.IntegerField(
+        allow_null=True,
+        help_text="Current offers strictly below map_price (null without a MAP or offers).",
+    )
+    as_of = TimeField(allow_null=True, help_text="When the sync that gave the offers finished.")
+
+
 class ProductSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="product.pk")
     name = serializers.CharField(source="product.name")
     description = serializers.CharField(source="product.description")
+    my_price = serializers.IntegerField(
+        source="product.my_price",
+        allow_null=True,
+        help_text="What you sell it for (whole units of `currency`); null: not set.",
+    )
+    map_price = serializers.IntegerField(
+        source="product.map_price",
+        allow_null=True,
+        help_text="Your minimum advertised price: offers below it are MAP violations; null: "
+        "not set.",
+    )
     created_at = TimeField(source="product.created_at")
     updated_at = TimeField(source="product.updated_at")
     suspended = serializers.BooleanField(
@@ -286,6 +361,7 @@ class ProductSerializer(serializers.Serializer):
         help_text="Percentage change of the mean price over the last 24 hours (two decimals); "
         "null when undefined.",
     )
+    position = PricePositionSerializer()
     currency = serializers.CharField(help_text="Prices are whole units of this currency.")
 
 
@@ -295,13 +371,35 @@ class ProductCreateSerializer(StrictSerializer):
     description = TextField(
         max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, required=False, default=""
     )
+    my_price = WholeNumberField(
+        min_value=1,
+        max_value=REFERENCE_PRICE_MAX,
+        allow_null=True,
+        required=False,
+        help_text="What you sell it for, in whole units of the currency (1 to 10^12); null or "
+        "left out: not set.",
+    )
+    map_price = WholeNumberField(
+        min_value=1,
+        max_value=REFERENCE_PRICE_MAX,
+        allow_null=True,
+        required=False,
+        help_text="Your minimum advertised price (MAP), in whole units (1 to 10^12): offers "
+        "below it are violations. null or left out: not set.",
+    )
 
 
 class ProductReplaceSerializer(ProductCreateSerializer):
-    """PUT: every field is required (a missing one is an error, not a blank); PATCH (partial):
-    only the named fields change."""
+    """PUT: every field is required (a missing one is an error, not a blank; null clears a
+    price); PATCH (partial): only the named fields change."""
 
     description = TextField(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name in ("my_price", "map_price"):
+            fields[name].required = True
+        return fields
 
 
 def _orderings() -> list[str]:
@@ -315,6 +413,17 @@ class PageQuerySerializer(StrictSerializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=200)
 
 
+# The periods of the market figures (MAP violations, what moved), ending now.
+PERIODS = {
+    window.value: window.length
+    for window in (MemoryWindow.DAY, MemoryWindow.WEEK, MemoryWindow.MONTH)
+}
+
+
+def period_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=list(PERIODS), required=False, **kwargs)
+
+
 class ProductListQuerySerializer(PageQuerySerializer):
     search = TextField(
         required=False,
@@ -326,9 +435,24 @@ class ProductListQuerySerializer(PageQuerySerializer):
         choices=_orderings(),
         required=False,
         default=ProductOrder.NAME.value,
-        help_text="A column, `-` first for descending. mean, weighted, change (24 h), offers "
-        "and stock put undefined values last.",
+        help_text="A column, `-` first for descending. mean, weighted, change (24 h), offers, "
+        "stock, my-price, rank (of my_price among the offers) and index (my_price ÷ the "
+        "cheapest offer) put undefined values last.",
     )
+    moved = serializers.ChoiceField(
+        choices=[movement.value for movement in Movement],
+        required=False,
+        help_text="Only the products where this happened `within` the last period (as "
+        "/movements/ counts it).",
+    )
+    within = period_field(help_text="With `moved`: the period ending now (24h by default).")
+
+    def validate(self, attrs):
+        if "within" in attrs and "moved" not in attrs:
+            raise ValidationError({"within": ["Only used with `moved`."]}, "unexpected")
+        if "moved" in attrs:
+            attrs.setdefault("within", MemoryWindow.DAY.value)
+        return attrs
 
 
 # --- Offers and trends -------------------------------------------------------------------------
@@ -474,19 +598,195 @@ class SyncRequestSerializer(serializers.Serializer):
     )
 
 
+# --- Market position ---------------------------------------------------------------------------
+
+
+class MarketPeriodQuerySerializer(PageQuerySerializer):
+    """A period ending now (`period`), or [from, to) as a product's history takes it."""
+
+    period = period_field(help_text="The period ending now: 24h (the default), 7d or 30d.")
+
+    def get_fields(self):
+        # `from` is a Python keyword: declared here rather than as an attribute.
+        return {
+            "from": QueryTimeField(
+                required=False,
+                help_text="Instead of `period`: the period's start (inclusive); default: "
+                "to − 24 h.",
+            ),
+            "to": QueryTimeField(
+                required=False,
+                help_text="Instead of `period`: the period's end (exclusive); default: now. A "
+                "time after now counts up to now (what is below the MAP now is not known to "
+                "stay so).",
+            ),
+            **super().get_fields(),
+        }
+
+    def validate(self, attrs):
+        if "period" in attrs and ("from" in attrs or "to" in attrs):
+            raise ValidationError(
+                {"period": ["Give `period` or `from` and `to`, not both."]}, "invalid"
+            )
+        start, end = attrs.get("from"), attrs.get("to")
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"to": ["Must be after `from`."]}, "invalid")
+        return attrs
+
+
+class MapViolationSerializer(serializers.Serializer):
+    """One offer's time below its product's MAP within the period."""
+
+    product = serializers.UUIDField(source="product_id")
+    product_name = serializers.CharField()
+    map_price = serializers.IntegerField(help_text="The product's MAP (today's).")
+    offer = serializers.UUIDField(source="offer_id", help_text="The Offers service's offer id.")
+    seconds_below = serializers.FloatField(
+        help_text="How long its price was strictly below the MAP inside the period. A price "
+        "holds from its observation until the offer's next one, until the sync that found "
+        "the offer gone, or until the period's end."
+    )
+    minutes_below = serializers.FloatField(help_text="The same, in minutes.")
+    lowest_price = serializers.IntegerField(help_text="Its lowest price below the MAP.")
+    undercut_percent = serializers.FloatField(
+        help_text="How far lowest_price went below the MAP, in percent of the MAP (two decimals)."
+    )
+    below_from = TimeField(
+        help_text="When its first stretch below the MAP in the period began (the period's "
+        "start if it was below then)."
+    )
+    below_until = TimeField(
+        help_text="When its last stretch below the MAP ended (the period's end if it is "
+        "still below)."
+    )
+    is_below_now = serializers.BooleanField()
+    current_price = serializers.IntegerField(
+        allow_null=True, help_text="Its current price; null when it is no longer offered."
+    )
+
+
+class MemoryWindowField(serializers.ChoiceField):
+    """A MemoryWindow (the schema's `MemoryWindow` component, api.schema: its own name, apart
+    from an alert rule's `window`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[window.value for window in MemoryWindow], **kwargs)
+
+
+class MemoryQuerySerializer(StrictSerializer):
+    window = MemoryWindowField(
+        required=False,
+        default=MemoryWindow.MONTH.value,
+        help_text="The window ending now (30d by default).",
+    )
+
+
+class PriceExtremeSerializer(serializers.Serializer):
+    price = serializers.IntegerField()
+    on = serializers.DateField(help_text="The UTC day it was first reached.")
+
+
+class MemorySerializer(serializers.Serializer):
+    product = serializers.UUIDField(source="product_id")
+    window = MemoryWindowField(source="memory.window")
+    start = TimeField(
+        source="memory.start",
+        help_text="The window's start: the UTC hour holding now − window (the roll-ups' grain).",
+    )
+    end = TimeField(source="memory.end", help_text="Now (UTC).")
+    currency = serializers.CharField()
+    history_since = TimeField(
+        source="memory.history_since",
+        allow_null=True,
+        help_text="When the product's history begins; null before its first sync.",
+    )
+    current_cheapest = serializers.IntegerField(
+        source="memory.current_cheapest", allow_null=True, help_text="The cheapest offer now."
+    )
+    lowest = PriceExtremeSerializer(
+        source="memory.lowest",
+        allow_null=True,
+        help_text="The cheapest offer's lowest price in the window, and its day.",
+    )
+    highest = PriceExtremeSerializer(
+        source="memory.highest",
+        allow_null=True,
+        help_text="The cheapest offer's highest price in the window, and its day.",
+    )
+    lowest_ever = PriceExtremeSerializer(source="memory.lowest_ever", allow_null=True)
+    highest_ever = PriceExtremeSerializer(source="memory.highest_ever", allow_null=True)
+    time_weighted_mean = serializers.FloatField(
+        source="memory.time_weighted_mean",
+        allow_null=True,
+        help_text="The mean price weighted by how long each sync's value held (the last one "
+        "until now).",
+    )
+    time_weighted_cheapest = serializers.FloatField(
+        source="memory.time_weighted_cheapest",
+        allow_null=True,
+        help_text="The same of the cheapest offer's price.",
+    )
+    snapshot_mean = serializers.FloatField(
+        source="memory.snapshot_mean",
+        allow_null=True,
+        help_text="The plain mean of the syncs' mean prices (each sync counts once).",
+    )
+    price_changes = serializers.IntegerField(
+        source="memory.price_changes",
+        help_text="How many times an offer's price changed in the window (rises + drops).",
+    )
+    mean_stddev = serializers.FloatField(
+        source="memory.mean_stddev",
+        allow_null=True,
+        help_text="The standard deviation of the syncs' mean prices in the window (population).",
+    )
+    is_lowest_in_90_days = serializers.BooleanField(
+        source="memory.is_lowest_in_90_days",
+        help_text="The cheapest offer now is at or below every cheapest price of the last 90 "
+        "days (and the history is at least 90 days old).",
+    )
+    is_lowest_ever = serializers.BooleanField(
+        source="memory.is_lowest_ever",
+        help_text="…at or below every cheapest price ever (with at least a day of history).",
+    )
+
+
+class MovementsQuerySerializer(StrictSerializer):
+    period = period_field(
+        default=MemoryWindow.DAY.value,
+        help_text="The period ending now (24h by default), counted in whole UTC hours.",
+    )
+
+
+class MovementCountSerializer(serializers.Serializer):
+    movement = serializers.ChoiceField(
+        source="count.movement", choices=[movement.value for movement in Movement]
+    )
+    label = serializers.CharField(source="count.movement.label")
+    events = serializers.IntegerField(
+        source="count.events",
+        help_text="How many times it happened (offer price changes, offers that sold out…; "
+        "for new-lows, the products that made one).",
+    )
+    products = serializers.IntegerField(source="count.products", help_text="In how many products.")
+    products_url = serializers.URLField(
+        help_text="Your products list filtered to these products (`moved` and `within`)."
+    )
+
+
+class MovementsSerializer(serializers.Serializer):
+    period = serializers.ChoiceField(choices=list(PERIODS))
+    start = TimeField(
+        source="catalogue.start", help_text="The period's start, rounded down to its UTC hour."
+    )
+    end = TimeField(source="catalogue.end", help_text="Now (UTC).")
+    movements = MovementCountSerializer(many=True, help_text="One per movement, always all.")
+
+
 # --- Alerts ------------------------------------------------------------------------------------
 # A rule's spec is checked by pricing (rule_spec_clean, the one validation for pages and API):
 # these serializers check JSON types only, so that the service gets what it expects and a
 # wrong type is named as such. Which parameters a kind takes, and their ranges, are its to say.
-
-
-class WholeNumberField(serializers.IntegerField):
-    """A JSON integer, and only that (DRF's IntegerField takes "12", 12.0 and true)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class NumberField(serializers.FloatField):

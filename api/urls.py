@@ -20,6 +20,14 @@ urlpatterns = [
     path(f"{PRODUCT}sync/", views.ProductSyncView.as_view(), name="product-sync"),
     path(f"{PRODUCT}register/", views.ProductRegisterView.as_view(), name="product-register"),
     path(
+        f"{PRODUCT}map-violations/",
+        views.ProductMapViolationsView.as_view(),
+        name="product-map-violations",
+    ),
+    path(f"{PRODUCT}memory/", views.ProductMemoryView.as_view(), name="product-memory"),
+    path("map-violations/", views.MapViolationsView.as_view(), name="map-violations"),
+    path("movements/", views.MovementsView.as_view(), name="movements"),
+    path(
         f"{PRODUCT}alert-rules/", views.ProductAlertRulesView.as_view(), name="product-alert-rules"
     ),
     path(

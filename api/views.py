@@ -1,5 +1,6 @@
-"""The JSON API: users and tokens, products, their offers, trends and sync requests, and alerts
-(rules, their firings, the user's alert settings).
+"""The JSON API: users and tokens, products, their offers, trends and sync requests, their market
+position (MAP violations, long memory, what moved in the catalogue), and alerts (rules, their
+firings, the user's alert settings).
 
 Every figure comes from pricing.selectors and every action from the services, exactly as the
 pages get them. A user reaches only their own products: anyone else's is 404 for every method
@@ -10,13 +11,15 @@ are queued.
 import re
 import uuid
 import zoneinfo
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, update_session_auth_hash
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -49,6 +52,7 @@ from api.errors import Conflict, error_response
 from api.metadata import ApiMetadata
 from api.serializers import (
     ID_MAX,
+    PERIODS,
     AlertFiringSerializer,
     AlertListQuerySerializer,
     AlertReadResultSerializer,
@@ -60,6 +64,12 @@ from api.serializers import (
     AlertSettingsUpdateSerializer,
     BacktestSerializer,
     HistoryQuerySerializer,
+    MapViolationSerializer,
+    MarketPeriodQuerySerializer,
+    MemoryQuerySerializer,
+    MemorySerializer,
+    MovementsQuerySerializer,
+    MovementsSerializer,
     OfferSerializer,
     PageQuerySerializer,
     ProductCreateSerializer,
@@ -80,6 +90,8 @@ from pricing.selectors import (
     CATALOGUE_CHANGE_PERIOD,
     AlertRuleInfo,
     Bucket,
+    MemoryWindow,
+    Movement,
     ProductOrder,
     TrendTooFine,
     TrendTooLarge,
@@ -88,10 +100,15 @@ from pricing.selectors import (
     alert_rule_get,
     alert_rules,
     alert_settings_of,
+    catalogue_movements,
     current_offers,
+    map_violations,
     price_change_many,
+    price_memory,
+    price_position_many,
     price_trend,
     product_stats_many,
+    products_moved,
     products_ordered,
     sync_status,
     with_sync_state,
@@ -119,6 +136,7 @@ from products.services import (
 )
 
 TAG_USERS, TAG_PRODUCTS, TAG_ALERTS = "Users and tokens", "Products", "Alerts"
+TAG_MARKET = "Market position"
 BODY_TOO_LARGE = error_response("The body is larger than the API reads (64 KiB by default).")
 SUSPENDED = error_response("The product is suspended by staff: read-only; the detail says why.")
 
@@ -301,18 +319,21 @@ class MeView(ApiView):
 
 
 def _figures(products: list[Product]) -> list[ProductFigures]:
-    """Each product with its sync status, statistics and 24 h change: two queries for any
-    number of products (their tracking rows are already joined)."""
+    """Each product with its sync status, statistics, 24 h change and market position: a
+    constant number of queries for any number of products (their tracking rows are already
+    joined)."""
     now = timezone.now()
     ids = [product.pk for product in products]
     statistics = product_stats_many(product_ids=ids)
     changes = price_change_many(product_ids=ids, start=now - CATALOGUE_CHANGE_PERIOD, end=now)
+    positions = price_position_many(product_ids=ids)
     return [
         ProductFigures(
             product=product,
             status=sync_status(product, now=now),
             statistics=statistics[product.pk],
             change_24h=changes[product.pk],
+            position=positions[product.pk],
             currency=settings.PRICE_CURRENCY,
         )
         for product in products
@@ -342,19 +363,29 @@ class ProductsView(ApiView):
     @extend_schema(
         tags=[TAG_PRODUCTS],
         summary="Your products",
-        description="One page of your products, with their sync state, current statistics "
-        "and 24 h change (null where undefined).",
+        description="One page of your products, with their sync state, current statistics, "
+        "24 h change and market position (null where undefined). `moved` and `within` keep "
+        "those where something moved (the links of /movements/).",
         parameters=[ProductListQuerySerializer],
         responses={200: ProductSerializer(many=True)},
     )
     def get(self, request):
         params = self.query(ProductListQuerySerializer)
         ordering = params["ordering"]
+        now = timezone.now()
+        products = self.get_queryset().search(params.get("search", ""))
+        if "moved" in params:
+            products = products_moved(
+                products,
+                movement=Movement(params["moved"]),
+                start=now - PERIODS[params["within"]],
+                end=now,
+            )
         products = products_ordered(
-            self.get_queryset().search(params.get("search", "")),
+            products,
             by=ProductOrder(ordering.removeprefix("-")),
             descending=ordering.startswith("-"),
-            now=timezone.now(),
+            now=now,
         )
         page = self.paginate_queryset(products)
         return self.get_paginated_response(ProductSerializer(_figures(page), many=True).data)
@@ -372,7 +403,17 @@ class ProductsView(ApiView):
                 "A product",
                 value={"name": "Espresso machine", "description": "Model X, black"},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "With your price and MAP",
+                value={
+                    "name": "Espresso machine",
+                    "description": "Model X, black",
+                    "my_price": 1290,
+                    "map_price": 1199,
+                },
+                request_only=True,
+            ),
         ],
     )
     def post(self, request):
@@ -425,8 +466,9 @@ class ProductView(OwnedProductView):
 
     @extend_schema(
         tags=[TAG_PRODUCTS],
-        summary="Replace a product's name and description",
-        description="Both fields are required. Renaming does not register the product again.",
+        summary="Replace a product's name, description and reference prices",
+        description="Every field is required: null clears my_price or map_price. Renaming "
+        "does not register the product again.",
         responses={200: ProductSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
     )
     def put(self, request, product_id):
@@ -434,9 +476,17 @@ class ProductView(OwnedProductView):
 
     @extend_schema(
         tags=[TAG_PRODUCTS],
-        summary="Change a product's name or description",
-        description="Only the fields named change.",
+        summary="Change some of a product's fields",
+        description="Only the fields named change: a new name, or your price and MAP "
+        "(null clears one).",
         responses={200: ProductSerializer, 409: SUSPENDED, 413: BODY_TOO_LARGE},
+        examples=[
+            OpenApiExample(
+                "Set your price, clear the MAP",
+                value={"my_price": 1249, "map_price": None},
+                request_only=True,
+            )
+        ],
     )
     def patch(self, request, product_id):
         return self._update(request, partial=True)
@@ -452,6 +502,8 @@ class ProductView(OwnedProductView):
                 product_id=product.pk,
                 name=changes.get("name", product.name),
                 description=changes.get("description", product.description),
+                my_price=changes.get("my_price", product.my_price),
+                map_price=changes.get("map_price", product.map_price),
             )
         except ProductSuspended as error:  # suspended while the request was on its way
             raise Conflict(str(error)) from None
@@ -617,6 +669,142 @@ class ProductRegisterView(OwnedProductView):
                 raise _user_limit(registration.retry_after)
         body = {"status": "queued", "requested_at": registration.requested_at}
         return Response(SyncRequestSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- Market position ---------------------------------------------------------------------------
+
+
+def _market_period(params: dict, *, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a MarketPeriodQuerySerializer's query: `period` ending now (24 h by
+    default), or [from, to) with `to` at now at the latest: what is below the MAP now is not
+    known to stay so."""
+    if "from" not in params and "to" not in params:
+        return now - PERIODS[params.get("period", MemoryWindow.DAY.value)], now
+    end = min(params.get("to") or now, now)
+    start = params.get("from") or end - timedelta(hours=24)
+    if start >= end:  # `from` after now (`to` left out or after now too)
+        raise ValidationError({"from": ["Must be before `to` and before now."]}, "invalid")
+    return start, end
+
+
+MAP_VIOLATIONS_DESCRIPTION = (
+    "Offers advertised below the MAP at some time in the period (`period` ending now, 24h by "
+    "default, or [from, to) as the history takes it), longest below first: each with the "
+    "minutes below, its lowest price and how far under the MAP, its first and last time "
+    "below, and whether it is below now. The MAP is today's. Prices are whole units of "
+    "PRICE_CURRENCY. The dated evidence is the offers' observations, kept HISTORY_RAW_DAYS "
+    "days (30 by default)."
+)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductMapViolationsView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_MARKET],
+        summary="A product's MAP violations",
+        description=MAP_VIOLATIONS_DESCRIPTION + " Empty when the product has no map_price.",
+        parameters=[MarketPeriodQuerySerializer],
+        responses=MapViolationSerializer(many=True),
+    )
+    def get(self, request, product_id):
+        product = self.get_object()
+        params = self.query(MarketPeriodQuerySerializer)
+        start, end = _market_period(params, now=timezone.now())
+        violations = map_violations(owner=request.user, start=start, end=end, product_id=product.pk)
+        page = self.paginate_queryset(violations)
+        return self.get_paginated_response(MapViolationSerializer(page, many=True).data)
+
+
+class MapViolationsView(ApiView):
+    @extend_schema(
+        tags=[TAG_MARKET],
+        summary="Your catalogue's MAP violations",
+        description=MAP_VIOLATIONS_DESCRIPTION + " Of every product of yours that has a map_price.",
+        parameters=[MarketPeriodQuerySerializer],
+        responses=MapViolationSerializer(many=True),
+    )
+    def get(self, request):
+        params = self.query(MarketPeriodQuerySerializer)
+        start, end = _market_period(params, now=timezone.now())
+        violations = map_violations(owner=request.user, start=start, end=end)
+        page = self.paginate_queryset(violations)
+        return self.get_paginated_response(MapViolationSerializer(page, many=True).data)
+
+
+@extend_schema(parameters=[PRODUCT_ID])
+class ProductMemoryView(OwnedProductView):
+    @extend_schema(
+        tags=[TAG_MARKET],
+        summary="A product's price memory",
+        description="Over a window ending now (up to a year) and over its whole history: the "
+        "cheapest offer's lowest and highest prices with their days, time-weighted means, the "
+        "plain mean of the syncs, how often offers changed price, the volatility of the mean, "
+        "and whether the cheapest price now is the lowest in 90 days or ever. Read from the "
+        "hourly and daily roll-ups, kept for ever: the window starts at the UTC hour that "
+        "holds now − window. The window's figures are null (price_changes 0) when it holds no "
+        "sync with offers; current_cheapest, the *_ever extremes and history_since are the "
+        "whole history's.",
+        parameters=[MemoryQuerySerializer],
+        responses=MemorySerializer,
+    )
+    def get(self, request, product_id):
+        product = self.get_object()
+        params = self.query(MemoryQuerySerializer)
+        memory = price_memory(
+            product=product, window=MemoryWindow(params["window"]), now=timezone.now()
+        )
+        data = {"product_id": product.pk, "memory": memory, "currency": settings.PRICE_CURRENCY}
+        return Response(MemorySerializer(data).data)
+
+
+class MovementsView(ApiView):
+    @extend_schema(
+        tags=[TAG_MARKET],
+        summary="What moved in your catalogue",
+        description="Over the period ending now, in whole UTC hours: for each movement (price "
+        "rises and drops, offers that sold out or came back, appeared or vanished, new 90-day "
+        "lows) how many times it happened and in how many of your products, with a link to "
+        "the list of those products.",
+        parameters=[MovementsQuerySerializer],
+        responses=MovementsSerializer,
+        examples=[
+            OpenApiExample(
+                "The last 24 hours",
+                value={
+                    "period": "24h",
+                    "start": "2026-12-01T09:00:00+00:00",
+                    "end": "2026-12-02T09:41:07.135118+00:00",
+                    "movements": [
+                        {
+                            "movement": "drops",
+                            "label": "Price drops",
+                            "events": 12,
+                            "products": 4,
+                            "products_url": "https://prices.example.com/api/v1/products/"
+                            "?moved=drops&within=24h",
+                        }
+                    ],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        params = self.query(MovementsQuerySerializer)
+        period = params["period"]
+        now = timezone.now()
+        movements = catalogue_movements(owner=request.user, start=now - PERIODS[period], end=now)
+        products = request.build_absolute_uri(reverse("api:products"))
+        counts = [
+            {
+                "count": count,
+                "products_url": f"{products}?"
+                + urlencode({"moved": count.movement.value, "within": period}),
+            }
+            for count in movements.counts
+        ]
+        data = {"period": period, "catalogue": movements, "movements": counts}
+        return Response(MovementsSerializer(data).data)
 
 
 # --- Alerts ------------------------------------------------------------------------------------

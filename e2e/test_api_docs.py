@@ -26,8 +26,11 @@ ASSETS = """() => Array.from(
 
 @pytest.fixture
 def product(make_product):
-    """The user's product, registered, with two current offers (mean 1,350)."""
-    return make_product("Espresso machine", prices=[(1200, 3), (1500, 1)])
+    """The user's product, registered, with two current offers (mean 1,350), my price of
+    1,300 and a MAP of 1,250 (the cheaper offer is below it)."""
+    return make_product(
+        "Espresso machine", prices=[(1200, 3), (1500, 1)], my_price=1300, map_price=1250
+    )
 
 
 @pytest.fixture
@@ -141,6 +144,7 @@ def test_try_it_out_runs_the_operations_with_the_session(
             body["id"] == str(product.pk)
             and body["registration_state"] == "registered"
             and body["statistics"]["offer_count"] == 2
+            and body["position"]["rank"] == 2
         ),
         f"{API}/products/{{product_id}}/offers/": lambda body: (
             [offer["price"] for offer in body["results"]] == [1200, 1500]
@@ -157,6 +161,14 @@ def test_try_it_out_runs_the_operations_with_the_session(
             body["description"] == "Cheapest offer below 1,000 CZK"
         ),
         f"{API}/alerts/": lambda body: body["count"] == 0,
+        f"{API}/products/{{product_id}}/map-violations/": lambda body: (
+            [violation["lowest_price"] for violation in body["results"]] == [1200]
+        ),
+        f"{API}/map-violations/": lambda body: (
+            [violation["lowest_price"] for violation in body["results"]] == [1200]
+        ),
+        f"{API}/products/{{product_id}}/memory/": lambda body: body["current_cheapest"] == 1200,
+        f"{API}/movements/": lambda body: len(body["movements"]) == 7,
         f"{API}/alert-settings/": lambda body: body["email_mode"] == "immediate",
     }
     assert {path for method, path in operations if method == "GET"} == set(expected_gets)

@@ -19,6 +19,8 @@ MATRIX = [
     ("product-history", "get"),
     ("product-sync", "post"),
     ("product-register", "post"),
+    ("product-map-violations", "get"),
+    ("product-memory", "get"),
 ]
 
 

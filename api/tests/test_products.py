@@ -162,13 +162,20 @@ def test_retrieve(api, make_product):
 
 
 def test_put_replaces_and_refuses_a_missing_field(api, make_product):
-    product = make_product("Old", description="Old text")
+    product = make_product("Old", description="Old text", my_price=100, map_price=90)
     response = api.put(url("product", product), {"name": "New"})
-    assert errors(response) == {"description": "required"}
-    response = api.put(url("product", product), {"name": "New", "description": ""})
+    # The reference prices too: a replacement that forgot them must not clear them.
+    assert errors(response) == {
+        "description": "required",
+        "my_price": "required",
+        "map_price": "required",
+    }
+    body = {"name": "New", "description": "", "my_price": None, "map_price": 95}
+    response = api.put(url("product", product), body)
     assert response.status_code == 200
     product.refresh_from_db()
     assert (product.name, product.description) == ("New", "")
+    assert (product.my_price, product.map_price) == (None, 95)
 
 
 def test_patch_changes_only_what_it_names(api, make_product):

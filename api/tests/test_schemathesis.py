@@ -41,6 +41,11 @@ include-operation-id = [
     "users_me_partial_update",
     # `from` must come before `to`; an explicit interval must fit in 5,000 values.
     "products_history_retrieve",
+    # The same `from` and `to`, and not with `period`; `from` before now.
+    "products_map_violations_list",
+    "map_violations_list",
+    # `within` only with `moved`.
+    "products_list",
     # An alert rule's parameters depend on its kind, and their ranges are pricing's
     # (rule_spec_clean); a product has at most 20 rules.
     "products_alert_rules_create",
@@ -62,12 +67,14 @@ include-operation-id = "products_sync_create"
 parameters = { product_id = "%(synced_product_id)s" }
 
 # The same for alert rules: the synced product's (its history makes back-tests count), and
-# its rule (one firing so far).
+# its rule (one firing so far); and for its market figures (its MAP is undercut).
 [[operations]]
 include-operation-id = [
     "products_alert_rules_list",
     "products_alert_rules_create",
     "products_alert_rules_backtest_create",
+    "products_map_violations_list",
+    "products_memory_retrieve",
 ]
 parameters = { product_id = "%(synced_product_id)s" }
 
@@ -79,13 +86,17 @@ parameters = { rule_id = %(rule_id)s }
 
 @pytest.fixture
 def seeded(transactional_db, user, make_product, store_offers, minute_history):
-    """The user's API token, the id of their product with offers and a history, and the id of
-    that product's alert rule, which fired once; they own products in the other states the
-    API describes too."""
+    """The user's API token, the id of their product with offers, a history, a price and a MAP
+    some offers are below, and the id of that product's alert rule, which fired once; they own
+    products in the other states the API describes too."""
     now = timezone.now()
     make_product("Never synced")
     synced = make_product(
-        "Espresso machine", [(1290, 3), (1350, 0), (1199, 12)], synced_ago=timedelta(minutes=5)
+        "Espresso machine",
+        [(1290, 3), (1350, 0), (1199, 12)],
+        synced_ago=timedelta(minutes=5),
+        my_price=1249,
+        map_price=1250,
     )
     rule = alert_rule_create(owner=user, product_id=synced.pk, spec={"kind": "offer_vanished"})
     # A second sync (prices changed, offers gone: the rule fires) and two days of history.
