@@ -30,7 +30,14 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint, stale_after
+from pricing.selectors import (
+    MAX_TREND_VALUES,
+    Bucket,
+    OfferSeries,
+    Trend,
+    TrendPoint,
+    stale_after,
+)
 
 # The app's palette (static/css/app.css) so the chart sits in its card like the rest of the page.
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
@@ -41,6 +48,14 @@ MEAN_COLOUR = "#1f5eff"
 WEIGHTED_COLOUR = "#d9480f"
 BAND_LINE_COLOUR = "rgba(31, 94, 255, 0.35)"
 BAND_FILL_COLOUR = "rgba(31, 94, 255, 0.12)"
+COUNT_COLOUR = "#5b6579"
+COUNT_FILL_COLOUR = "rgba(91, 101, 121, 0.15)"
+NO_STOCK_FILL_COLOUR = "rgba(198, 40, 40, 0.08)"
+MAP_COLOUR = "#c62828"
+MY_PRICE_COLOUR = "#1b7f4b"
+# The offer-count row under the prices (a share of the plot's height) and the gap between them.
+COUNT_ROW_DOMAIN = (0.0, 0.2)
+PRICE_ROW_DOMAIN = (0.28, 1.0)
 # Muted and distinct from the product lines: offers are context, not the headline.
 OFFER_COLOURS = (
     "#7b8794",
@@ -96,6 +111,9 @@ def price_trend_figure(
     product_name: str,
     currency: str,
     show_offers: bool,
+    offer_counts: bool = False,
+    my_price: int | None = None,
+    map_price: int | None = None,
 ) -> dict[str, Any]:
     """A plotly figure of the trend as a JSON-able dict, in a compact form that
     static/js/charts.js expands into ordinary plotly traces before it draws them.
@@ -123,6 +141,16 @@ def price_trend_figure(
     indices, not values); expanded, no more besides one None per outage and line. The x axis
     spans the period (from just before younger history, see _axis_start) and 1 % more. User
     text (product name, currency) goes through plotly_text.
+
+    The market view (the product page) adds, when there are points (see _add_market):
+    - with offer_counts, a second row under the prices on the same x axis: an "Offers" step
+      line of trend point offer counts, sent as "counts", [position, count] where the count
+      changes (charts.js carries each forward over the line's times), and the periods with no
+      item in stock (total_stock == 0) shaded over both rows, as layout shapes;
+    - my_price and map_price (whole units), when given, as labelled dashed horizontal lines.
+    Those extras and the price values together stay within MAX_TREND_VALUES: when they would
+    not, the counts and shading are coarsened (blocks of neighbouring points, the most offers
+    of a block; a block shaded when none of its points had stock) until they fit.
     """
     unit = plotly_text(currency)
     price = _money("y", unit)
@@ -173,7 +201,183 @@ def price_trend_figure(
         drawn.update(compact)
     if traces:
         figure["times"] = times.to_json()
+    if trend.points and (offer_counts or my_price or map_price):
+        _add_market(
+            figure,
+            trend,
+            times,
+            unit=unit,
+            offer_counts=offer_counts,
+            my_price=my_price,
+            map_price=map_price,
+        )
     return _json_safe(figure)
+
+
+def _add_market(
+    figure: dict[str, Any],
+    trend: Trend,
+    times: _SharedTimes,
+    *,
+    unit: str,
+    offer_counts: bool,
+    my_price: int | None,
+    map_price: int | None,
+) -> None:
+    """The market view's additions to a built figure with points (see price_trend_figure)."""
+    layout = figure["layout"]
+    budget = MAX_TREND_VALUES - _values_of(figure)
+    shapes = [
+        _reference_line(price, f"{label}: {price:,} {unit}", colour)
+        for price, label, colour in (
+            (map_price, "MAP", MAP_COLOUR),
+            (my_price, "My price", MY_PRICE_COLOUR),
+        )
+        if price
+    ]
+    shapes = shapes if len(shapes) <= budget else []  # a price each
+    if offer_counts:
+        counts, no_stock = _market_rows(trend, budget=budget - len(shapes))
+        if counts is not None:
+            at = [point.at for point in trend.points]
+            line, compact = _count_line(times, at, counts)
+            drawn = go.Figure(data=[line]).to_plotly_json()["data"][0]
+            figure["data"].append(drawn | compact)
+            shapes += [
+                _no_stock_band(_wall_time(x0, trend.tz), _wall_time(x1, trend.tz), first=i == 0)
+                for i, (x0, x1) in enumerate(no_stock)
+            ]
+            layout["yaxis"]["domain"] = list(PRICE_ROW_DOMAIN)
+            layout["yaxis2"] = {
+                "domain": list(COUNT_ROW_DOMAIN),
+                "anchor": "x",
+                "title": {"text": "Offers"},
+                "rangemode": "tozero",
+                "tickformat": ",d",
+                "nticks": 3,
+                "gridcolor": GRID_COLOUR,
+                "zeroline": False,
+                "automargin": True,
+            }
+            # One x axis for both rows, its ticks under the lower one.
+            layout["xaxis"]["anchor"] = "y2"
+    if shapes:
+        layout["shapes"] = [*layout.get("shapes", []), *shapes]
+
+
+def _values_of(figure: dict[str, Any]) -> int:
+    return sum(len(trace.get(key, ())) for trace in figure["data"] for key in ("y", "low", "high"))
+
+
+def _market_rows(
+    trend: Trend, *, budget: int
+) -> tuple[list[int] | None, list[tuple[datetime, datetime]]]:
+    """Each point's offer count (None: no room at all), and the periods without stock, as
+    [start, end) pairs of aware times, coarsened into blocks of 1, 2, 4… points until the
+    changes of the count (one value each) and the periods (two each) fit `budget`."""
+    points = trend.points
+    block = 1
+    while True:
+        counts: list[int] = []
+        empty: list[bool] = []
+        for first in range(0, len(points), block):
+            chunk = points[first : first + block]
+            counts += [max(point.offer_count for point in chunk)] * len(chunk)
+            empty += [all(point.total_stock == 0 for point in chunk)] * len(chunk)
+        no_stock = _runs_without_stock(trend, empty)
+        if len(_changes(counts)) + 2 * len(no_stock) <= budget:
+            return counts, no_stock
+        if block >= len(points):
+            return None, []
+        block *= 2
+
+
+def _runs_without_stock(trend: Trend, empty: Sequence[bool]) -> list[tuple[datetime, datetime]]:
+    """[start, end) of each run of points without stock: from its first point to the next
+    point, or, when an outage or the end of the history follows, as long as a sync's answer
+    holds (trend.outage_gap) and no later than the trend's end."""
+    outages = _outages(trend)
+    points = trend.points
+    runs: list[tuple[datetime, datetime]] = []
+    i = 0
+    while i < len(points):
+        if not empty[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(points) and empty[j + 1] and _instant(points[j + 1].at) not in outages:
+            j += 1
+        last = points[j].at
+        if j + 1 < len(points) and _instant(points[j + 1].at) not in outages:
+            end = points[j + 1].at
+        else:
+            end = min(last + trend.outage_gap, trend.end)
+        runs.append((points[i].at, max(end, last)))
+        i = j + 1
+    return runs
+
+
+def _changes(values: Sequence[int]) -> list[list[int]]:
+    """[position, value] at the first value and wherever it changes."""
+    return [[i, value] for i, value in enumerate(values) if i == 0 or value != values[i - 1]]
+
+
+def _count_line(
+    times: _SharedTimes, at: Sequence[datetime], counts: Sequence[int]
+) -> tuple[go.Scatter, dict[str, Any]]:
+    scatter = go.Scatter(
+        name="Offers",
+        yaxis="y2",
+        mode="lines",
+        # A count holds until the next one: a step, filled down to zero.
+        line={"shape": "hv", "width": 1.5, "color": COUNT_COLOUR},
+        fill="tozeroy",
+        fillcolor=COUNT_FILL_COLOUR,
+        connectgaps=False,
+        showlegend=False,
+        hovertemplate="Offers: %{y:,d}<extra></extra>",
+    )
+    return scatter, {"at": times.runs(at), "counts": _changes(counts)}
+
+
+def _reference_line(price: int, text: str, colour: str) -> dict[str, Any]:
+    """A dashed horizontal line across the price row at `price`, labelled at its right end.
+    plotly widens the y axis to take it in (shapes count in autorange)."""
+    return go.layout.Shape(
+        type="line",
+        xref="paper",
+        x0=0,
+        x1=1,
+        yref="y",
+        y0=price,
+        y1=price,
+        line={"color": colour, "width": 1.5, "dash": "dash"},
+        label={
+            "text": text,
+            "textposition": "end",
+            "yanchor": "bottom",
+            "font": {"size": 11, "color": colour},
+        },
+    ).to_plotly_json()
+
+
+def _no_stock_band(x0: str, x1: str, *, first: bool) -> dict[str, Any]:
+    """A shaded period without stock over both rows; the first stands for all in the legend."""
+    return go.layout.Shape(
+        type="rect",
+        xref="x",
+        yref="paper",
+        x0=x0,
+        x1=x1,
+        y0=0,
+        y1=1,
+        layer="below",
+        fillcolor=NO_STOCK_FILL_COLOUR,
+        line={"width": 0},
+        name="No stock",
+        legendgroup="no-stock",
+        showlegend=first,
+    ).to_plotly_json()
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -1,4 +1,4 @@
-"""The chart periods of the product page: 24 h, 7 d, 30 d and all, kept in the URL."""
+"""The chart periods of the product page (24 h to a year, and all), kept in the URL."""
 
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -8,6 +8,9 @@ class Period(StrEnum):
     DAY = "24h"
     WEEK = "7d"
     MONTH = "30d"
+    QUARTER = "90d"
+    HALF_YEAR = "180d"
+    YEAR = "365d"
     ALL = "all"
 
     @classmethod
@@ -20,22 +23,40 @@ class Period(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"24h": "24 h", "7d": "7 days", "30d": "30 days", "all": "All"}[self.value]
+        return "All" if self is Period.ALL else _LABELS[self.value]
 
     @property
     def description(self) -> str:
         return "over the whole history" if self is Period.ALL else f"over {self.label}"
 
     def bounds(self, *, history_start: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-        """[start, end): the last 24 h, 7 or 30 days, or the whole history (from its first
-        snapshot); end is just after `now`, so that a snapshot taken now counts."""
+        """[start, end): the last 24 h, 7, 30, 90, 180 or 365 days, or the whole history (from
+        its first snapshot); end is just after `now`, so that a snapshot taken now counts."""
         end = now + timedelta(seconds=1)
-        start = (history_start or now) if self is Period.ALL else now - _LENGTHS[self]
+        start = (history_start or now) if self is Period.ALL else now - LENGTHS[self.value]
         return min(start, now - timedelta(minutes=1)), end
 
 
-_LENGTHS = {
-    Period.DAY: timedelta(days=1),
-    Period.WEEK: timedelta(days=7),
-    Period.MONTH: timedelta(days=30),
+# The lengths and labels of the windows the pages offer, by their URL spelling (shared by the
+# chart periods and the market cards' windows in dashboard.market).
+LENGTHS = {
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "180d": timedelta(days=180),
+    "365d": timedelta(days=365),
 }
+_LABELS = {
+    "24h": "24 h",
+    "7d": "7 days",
+    "30d": "30 days",
+    "90d": "90 days",
+    "180d": "180 days",
+    "365d": "365 days",
+}
+
+
+def window_label(value: str) -> str:
+    """ "7d" → "7 days"."""
+    return _LABELS[value]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import alerts, staff, views
+from dashboard import alerts, market_views, staff, views
 
 app_name = "dashboard"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("products/<uuid:product_id>/delete/", views.product_delete_view, name="product-delete"),
     path("products/<uuid:product_id>/sync/", views.product_sync_now, name="product-sync"),
     path("staff/health/", staff.health_page, name="staff-health"),
+    path("map/", market_views.map_page, name="map"),
+    path("products/<uuid:product_id>/memory/", market_views.product_memory, name="product-memory"),
     path(
         "products/<uuid:product_id>/register/",
         views.product_register_again,

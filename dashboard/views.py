@@ -21,9 +21,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard.charts import price_trend_figure
-from dashboard.overview import OverviewQuery, overview_rows
+from dashboard.market import ProductPageQuery, my_price_position
+from dashboard.overview import OverviewQuery, moved_panel, overview_params, overview_rows
 from dashboard.periods import Period
 from dashboard.status import status_badge
+from dashboard.urlstate import page_params, push_url
 from pricing.selectors import (
     CurrentStatistics,
     ProductSyncStatus,
@@ -32,6 +34,9 @@ from pricing.selectors import (
     catalogue_summary,
     current_offers,
     history_start,
+    map_violations,
+    price_memory,
+    price_position,
     price_trend,
     product_stats,
     sync_status,
@@ -86,19 +91,37 @@ def overview(request):
         # The cards refresh themselves after a change; they need none of the table's work.
         summary = catalogue_summary(owner=request.user, now=now)
         return render(request, f"{template}#summary-cards", {"summary": summary})
-    query = OverviewQuery.from_params(request.GET)
-    products = Product.objects.for_owner(request.user).search(query.search)
-    page = Paginator(query.order(products, now=now), PAGE_SIZE).get_page(request.GET.get("page"))
+    # An HTMX link sends only what it changes; the rest is the page's URL (dashboard.urlstate).
+    shown, params = page_params(request)
+    params = overview_params(params, request.GET)
+    query = OverviewQuery.from_params(params)
+    products = query.filter(Product.objects.for_owner(request.user).search(query.search), now=now)
+    page = Paginator(query.order(products, now=now), PAGE_SIZE).get_page(params.get("page"))
     context = {
         "query": query,
         "page": page,
         "rows": overview_rows(page.object_list, now=now),
         "query_urls": query.page_urls(page),
+        "query_gets": query.page_gets(page),
     }
+    # Search, sort, pages and refreshes swap the table alone; the panel's links and the
+    # filter's chip swap "catalogue" (the panel, the search and the table).
+    region = None
     if is_partial(request):
-        return render(request, f"{template}#product-table", context)
-    context["summary"] = catalogue_summary(owner=request.user, now=now)
-    return render(request, template, context)
+        region = "catalogue" if request.htmx.target == "catalogue" else "product-table"
+    if region != "product-table":
+        context["moved"] = moved_panel(owner=request.user, query=query, now=now)
+    if region is None:
+        context["summary"] = catalogue_summary(owner=request.user, now=now)
+        return render(request, template, context)
+    response = render(request, f"{template}#{region}", context)
+    state = (query, str(page.number))
+    before = OverviewQuery.from_params(shown), shown.get("page", "1")
+    return push_url(
+        response,
+        url=request.path + query.url(page=page.number if page.number > 1 else None),
+        changed=state != before,
+    )
 
 
 # --- Create, edit, delete -----------------------------------------------------------------------
@@ -191,7 +214,9 @@ def _htmx_message_response(request, *, status: int, events: str = "") -> HttpRes
 
 # --- The product page ---------------------------------------------------------------------------
 
-PRODUCT_PAGE_REGIONS = {"product-live", "offers-table"}  # the regions that refresh themselves
+# The regions an HTMX request may ask for alone (HX-Target): the statistics, market position and
+# chart; the offers; the MAP violations and the long memory (each with its window in the URL).
+PRODUCT_PAGE_REGIONS = {"product-live", "offers-table", "map-violations", "price-memory"}
 # "Sync now" (or a new product's first sync) stops showing "syncing" after this.
 SYNC_WATCH_LIMIT = timedelta(minutes=1)
 # The live region is drawn again at least this often without a new snapshot: its period slides
@@ -204,8 +229,11 @@ LIVE_REDRAW_AFTER = timedelta(minutes=5)
 @vary_on_headers("HX-Request", "HX-Target")
 def product_detail(request, product_id):
     """The product page, or one of its regions for an HTMX swap (HX-Target): "offers-table"
-    (polls every DASHBOARD_REFRESH_SECONDS, each second while a sync is watched) or
-    "product-live" (statistics and chart; polls, and redraws on the "product-synced" event).
+    (polls every DASHBOARD_REFRESH_SECONDS, each second while a sync is watched),
+    "product-live" (statistics, market position and chart; polls, and redraws on the
+    "product-synced" event), "map-violations" (the offers below the MAP over `map`, 24h, 7d or
+    30d; polls: the time below grows while an offer stays below) or "price-memory" (extremes,
+    time-weighted means and volatility over `memory`, 24h … 365d; redraws after a sync).
 
     The live region's poll carries `shown`, the version of what it shows (_live_version: the
     latest snapshot, the product, the user's zone, the clock's LIVE_REDRAW_AFTER step). When
@@ -213,17 +241,22 @@ def product_detail(request, product_id):
     trend is read or figure built: a few queries (session, user, product, latest snapshot).
     Period links and the offers toggle send no `shown` (as do whole-page loads), so the user's
     navigation always renders. The period and offers choice are in the poll's URL already.
+
+    The page's state (ProductPageQuery) is in its URL; a region's links send only their own
+    parameter and the rest comes from the page's URL (dashboard.urlstate), which the answer
+    updates.
     """
     product = _owned_product(request, product_id)
     now = timezone.now()
-    period = Period.from_param(request.GET.get("period"))
-    show_offers = request.GET.get("offers") == "1"
+    shown_params, params = page_params(request)
+    query = ProductPageQuery.from_params(params)
+    period, show_offers = query.period, query.show_offers
     region = request.htmx.target if is_partial(request) else None
     region = region if region in PRODUCT_PAGE_REGIONS else None
     context = {
         "product": product,
+        "query": query,
         "period": period,
-        "periods": list(Period),
         "show_offers": show_offers,
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
@@ -245,8 +278,14 @@ def product_detail(request, product_id):
         version = _live_version(product, current, tz=request.user.zoneinfo, now=now)
         if region == "product-live" and request.GET.get("shown") == version:
             return HttpResponse(status=HTTPStatus.NO_CONTENT)  # htmx keeps what it shows
-        context |= {"current": current, "live_version": version}
-        start, end = period.bounds(history_start=history_start(product=product), now=now)
+        context |= {
+            "current": current,
+            "live_version": version,
+            "position": price_position(product=product),
+        }
+        # Only "all" starts where the history does: the other periods save the query.
+        since = history_start(product=product) if period is Period.ALL else None
+        start, end = period.bounds(history_start=since, now=now)
         try:
             trend = price_trend(
                 product=product,
@@ -265,13 +304,33 @@ def product_detail(request, product_id):
                     product_name=product.name,
                     currency=settings.PRICE_CURRENCY,
                     show_offers=show_offers,
+                    offer_counts=True,
+                    my_price=product.my_price,
+                    map_price=product.map_price,
                 ),
             }
+    # The full page loads these two cards once it is up (without JavaScript, their links lead
+    # to pages of their own): drawn with the rest, it would pass its budget of queries.
+    if region == "map-violations" or (region is None and product.map_price is None):
+        context["violations"] = _violations_of(request, product, query, now=now)
+    if region == "price-memory":
+        context["memory"] = price_memory(product=product, window=query.memory_window, now=now)
     template = "dashboard/product.html" + (f"#{region}" if region else "")
     response = render(request, template, context)
     if refresh_others:
         response["HX-Trigger"] = "product-synced"  # the statistics and chart refresh too
+    if region:
+        changed = query != ProductPageQuery.from_params(shown_params)
+        push_url(response, url=request.path + query.url(), changed=changed)
     return response
+
+
+def _violations_of(request, product: Product, query: ProductPageQuery, *, now: datetime) -> list:
+    """The product's MAP violations over the query's window (none without a MAP: no query)."""
+    if product.map_price is None:
+        return []
+    start, end = query.map_window.bounds(now=now)
+    return map_violations(owner=request.user, start=start, end=end, product_id=product.pk)
 
 
 def _live_version(
@@ -389,12 +448,15 @@ PRODUCT_PAGE_MAX_OFFERS = 100
 
 
 def _offers_shown(product: Product) -> dict:
-    """The offers table's rows (one more is read, to know whether some are left out)."""
+    """The offers table's rows (one more is read, to know whether some are left out), and
+    where the owner's price falls among them."""
     offers = current_offers(product=product, limit=PRODUCT_PAGE_MAX_OFFERS + 1)
+    shown = offers[:PRODUCT_PAGE_MAX_OFFERS]
     return {
-        "offers": offers[:PRODUCT_PAGE_MAX_OFFERS],
+        "offers": shown,
         "offers_left_out": len(offers) > PRODUCT_PAGE_MAX_OFFERS,
         "offers_shown_max": PRODUCT_PAGE_MAX_OFFERS,
+        "my_price_at": my_price_position(shown, product.my_price),
     }
 
 

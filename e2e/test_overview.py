@@ -5,6 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from products.models import Product
+
 
 @pytest.fixture
 def signed_up(live_server, page, confirm_email):
@@ -98,11 +100,19 @@ def test_the_create_form_by_keyboard_alone(signed_up, page_errors):
     expect(dialog.get_by_label("Description:")).to_be_focused()
     page.keyboard.type("No mouse used")
     page.keyboard.press("Tab")
+    expect(dialog.get_by_label("My price:")).to_be_focused()
+    page.keyboard.type("1290")
+    page.keyboard.press("Tab")
+    expect(dialog.get_by_label("Minimum advertised price (MAP):")).to_be_focused()
+    page.keyboard.type("1100")
+    page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Add product")).to_be_focused()
     page.keyboard.press("Enter")
     expect(
         page.locator("#product-table").get_by_role("link", name="Typed product", exact=True)
     ).to_be_visible()
+    typed = Product.objects.get(name="Typed product")
+    assert (typed.my_price, typed.map_price) == (1290, 1100)
     # Escape closes a dialog opened by keyboard too.
     page.get_by_role("link", name="+ Add product").focus()
     page.keyboard.press("Enter")

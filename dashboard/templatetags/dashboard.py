@@ -3,7 +3,7 @@ sync runs."""
 
 from django import template
 from django.conf import settings
-from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime
+from django.contrib.humanize.templatetags.humanize import intcomma, naturaltime, ordinal
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -147,3 +147,45 @@ def time_ago(moment, empty: str = UNDEFINED):
         f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
         naturaltime(moment),
     )
+
+
+@register.filter
+def percent(value) -> str:
+    """An index as a percentage: 104.5 → "104.50 %"; None → "—"."""
+    if value is None:
+        return UNDEFINED
+    return f"{value:,.2f} %"
+
+
+@register.filter
+def minutes(value) -> str:
+    """A time in minutes (float) as people read it, to the minute: "17 min", "2 h 5 min",
+    "3 d 4 h"; under half a minute "< 1 min"; None → "—"."""
+    if value is None:
+        return UNDEFINED
+    whole = round(value)
+    if whole < 1:
+        return "< 1 min"
+    if whole < 60:
+        return f"{whole} min"
+    hours, rest = divmod(whole, 60)
+    if hours < 24:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@register.filter
+def rank(position) -> str:
+    """A PricePosition's rank in words: "2nd of 7"; "—" when undefined."""
+    if position is None or position.rank is None:
+        return UNDEFINED
+    return f"{ordinal(position.rank)} of {position.rank_of}"
+
+
+@register.filter
+def rank_short(position) -> str:
+    """A PricePosition's rank for a table cell: "1 / 5"; "—" when undefined."""
+    if position is None or position.rank is None:
+        return UNDEFINED
+    return f"{position.rank} / {position.rank_of}"

@@ -8,7 +8,7 @@ expands figures into exactly these traces.
 from datetime import datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1)
-COMPACT_KEYS = ("at", "y", "low", "high", "dots")
+COMPACT_KEYS = ("at", "y", "low", "high", "dots", "counts")
 
 
 def wall_times(times: dict) -> list[str]:
@@ -35,6 +35,8 @@ def expand(figure: dict) -> dict:
         if "at" not in trace
         else _band(trace, times, breaks)
         if "low" in trace
+        else _counts(trace, times, breaks)
+        if "counts" in trace
         else _line(trace, times, breaks)
         for trace in figure["data"]
     ]
@@ -64,6 +66,20 @@ def _line(trace: dict, times: list[str], breaks: set[int]) -> dict:
     return drawn
 
 
+def _counts(trace: dict, times: list[str], breaks: set[int]) -> dict:
+    """The offer-count row: each [position, count] of trace["counts"] holds until the next."""
+    changes = dict(trace["counts"])
+    x, y, count = [], [], None
+    for position, index in enumerate(positions(trace)):
+        count = changes.get(position, count)
+        if index in breaks and x:
+            x.append(None)
+            y.append(None)
+        x.append(times[index])
+        y.append(count)
+    return _drawn(trace) | {"x": x, "y": y}
+
+
 def _band(trace: dict, times: list[str], breaks: set[int]) -> dict:
     runs: list[list[tuple[str, int, int]]] = [[]]
     for position, index in enumerate(positions(trace)):
@@ -89,3 +105,11 @@ def _band(trace: dict, times: list[str], breaks: set[int]) -> dict:
 def compact_values(figure: dict) -> int:
     """The values the compact figure holds: every entry of its traces' y, low and high."""
     return sum(len(trace.get(key, ())) for trace in figure["data"] for key in ("y", "low", "high"))
+
+
+def market_values(figure: dict) -> int:
+    """The values the market view adds: the offer counts sent, and two times per shaded period
+    and one price per reference line (layout shapes)."""
+    counts = sum(len(trace.get("counts", ())) for trace in figure["data"])
+    shapes = figure["layout"].get("shapes", [])
+    return counts + sum(2 if shape["type"] == "rect" else 1 for shape in shapes)

@@ -40,7 +40,7 @@ from dashboard.charts import (
     plotly_text,
     price_trend_figure,
 )
-from dashboard.tests.figures import compact_values, expand, wall_times
+from dashboard.tests.figures import compact_values, expand, market_values, wall_times
 from pricing.selectors import Bucket, OfferSeries, Trend, TrendPoint, price_trend
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -889,3 +889,156 @@ def test_charts_draw_in_a_browser_with_local_times_and_text_titles(chromium_page
     assert page.locator(".price-chart .plot-container").count() == 1
     assert page.locator(".price-chart [data-stale]").count() == 0  # drawn afresh, not over it
     assert problems == [] and dialogs == []
+
+
+# --- The market view: offer counts, periods without stock, reference lines --------------------
+
+
+def market_point(at, mean, *, offers=2, stock=10, tz=PRAGUE) -> TrendPoint:
+    return dataclasses.replace(point(at, mean, tz=tz), offer_count=offers, total_stock=stock)
+
+
+def market_compact(trend, *, my_price=None, map_price=None, sync_interval=MINUTE) -> dict:
+    with override_settings(OFFERS_SYNC_INTERVAL=sync_interval.total_seconds()):
+        return price_trend_figure(
+            trend,
+            product_name="Kettle",
+            currency="CZK",
+            show_offers=True,
+            offer_counts=True,
+            my_price=my_price,
+            map_price=map_price,
+        )
+
+
+def test_the_offer_count_is_a_second_row_on_the_same_time_axis():
+    counts = [3, 3, 4, 0, 2, 2]
+    trend = trend_of(
+        [market_point(T0 + H * i, 100.0, offers=n, stock=n) for i, n in enumerate(counts)]
+    )
+    compact = market_compact(trend)
+    offers = trace(compact, "Offers")
+    assert offers["counts"] == [[0, 3], [2, 4], [3, 0], [4, 2]]  # sent where it changes
+    assert offers["yaxis"] == "y2" and offers["line"]["shape"] == "hv"
+    assert "y" not in offers  # the counts are not sent once per point
+    drawn = trace(expand(compact), "Offers")
+    assert drawn["y"] == counts and drawn["x"] == trace(expand(compact), "Mean")["x"]
+    layout = compact["layout"]
+    # One x axis for both rows, its ticks under the lower one.
+    assert layout["xaxis"]["anchor"] == "y2" and layout["yaxis2"]["anchor"] == "x"
+    assert layout["yaxis2"]["domain"][1] < layout["yaxis"]["domain"][0]
+    assert layout["yaxis2"]["title"]["text"] == "Offers"
+    # The price lines are sent as before.
+    assert compact_values(compact) == trend.value_count
+
+
+def test_the_count_line_breaks_at_an_outage_as_the_price_lines_do():
+    times = [T0, T0 + H, T0 + 5 * H, T0 + 6 * H]
+    trend = trend_of([market_point(t, 100.0, offers=2) for t in times])
+    drawn = expand(market_compact(trend))
+    assert trace(drawn, "Offers")["y"] == [2, 2, None, 2, 2]
+    assert trace(drawn, "Offers")["x"] == trace(drawn, "Mean")["x"]
+
+
+def test_periods_without_stock_are_shaded_over_both_rows():
+    stock = [5, 0, 0, 5, 0]
+    trend = trend_of([market_point(T0 + H * i, 100.0, stock=s) for i, s in enumerate(stock)])
+    shapes = [s for s in market_compact(trend)["layout"]["shapes"] if s["type"] == "rect"]
+    assert [(s["x0"], s["x1"]) for s in shapes] == [
+        (wall(T0 + H, PRAGUE), wall(T0 + 3 * H, PRAGUE)),  # until the sync that found stock
+        # The last point: as long as a sync's answer holds, within the period.
+        (wall(T0 + 4 * H, PRAGUE), wall(trend.end, PRAGUE)),
+    ]
+    assert all(s["yref"] == "paper" and (s["y0"], s["y1"]) == (0, 1) for s in shapes)
+    assert [s["showlegend"] for s in shapes] == [True, False]  # one legend entry for them all
+    assert {s["name"] for s in shapes} == {"No stock"}
+
+
+def test_my_price_and_the_map_are_labelled_dashed_lines():
+    trend = trend_of([market_point(T0, 1000.0)])
+    layout = market_compact(trend, my_price=1100, map_price=12345)["layout"]
+    lines = {s["label"]["text"]: s for s in layout["shapes"] if s["type"] == "line"}
+    assert set(lines) == {"MAP: 12,345 CZK", "My price: 1,100 CZK"}
+    for price, line in ((12345, lines["MAP: 12,345 CZK"]), (1100, lines["My price: 1,100 CZK"])):
+        assert (line["y0"], line["y1"], line["yref"]) == (price, price, "y")
+        assert (line["x0"], line["x1"], line["xref"]) == (0, 1, "paper")
+        assert line["line"]["dash"] == "dash"
+    without = market_compact(trend)["layout"]
+    assert [s["type"] for s in without.get("shapes", [])] == []
+
+
+def test_nothing_is_added_without_points_or_unless_asked():
+    empty = market_compact(trend_of([]), my_price=10, map_price=5)
+    assert empty["data"] == [] and "shapes" not in empty["layout"]
+    assert "yaxis2" not in empty["layout"]
+    plain = compact_of(trend_of([market_point(T0, 1.0, stock=0)]))
+    assert [t["name"] for t in plain["data"]] == ["Min–max", "Mean", "Weighted mean"]
+    assert "yaxis2" not in plain["layout"] and "shapes" not in plain["layout"]
+
+
+@settings(max_examples=40)
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=4), min_size=1, max_size=40),
+    cap=st.integers(min_value=0, max_value=200),
+)
+def test_the_market_view_stays_within_the_cap_of_values(counts, cap):
+    trend = trend_of(
+        [market_point(T0 + H * i, 100.0, offers=n, stock=n) for i, n in enumerate(counts)]
+    )
+    with override_settings(OFFERS_SYNC_INTERVAL=60):
+        import dashboard.charts as charts
+
+        original = charts.MAX_TREND_VALUES
+        charts.MAX_TREND_VALUES = trend.value_count + cap
+        try:
+            compact = market_compact(trend, map_price=100)
+        finally:
+            charts.MAX_TREND_VALUES = original
+    assert compact_values(compact) + market_values(compact) <= trend.value_count + cap
+    offers = [t for t in compact["data"] if t["name"] == "Offers"]
+    if offers:  # coarsened in blocks: each drawn count is the most offers of its block
+        drawn = trace(expand(compact), "Offers")["y"]
+        assert all(shown >= real for shown, real in zip(drawn, counts, strict=True))
+        assert max(drawn) == max(counts)
+    else:  # no room for even one count
+        assert cap < 2
+
+
+@pytest.mark.e2e
+def test_charts_js_expands_the_offer_counts_as_figures_py_does(chromium_page):
+    times = [T0 + H * i for i in (0, 1, 2, 5, 6, 7)]
+    trend = trend_of(
+        [
+            market_point(t, 100.0 + i, offers=n, stock=n)
+            for i, (t, n) in enumerate(zip(times, [2, 2, 0, 3, 3, 1], strict=True))
+        ]
+    )
+    compact = market_compact(trend, my_price=101, map_price=99)
+    page = chromium_page
+    files = static_files()
+
+    def serve(route):
+        path = route.request.url.removeprefix(ORIGIN)
+        if path == "/":
+            panel = PANEL.format(figure=json_script(compact, "price-trend-data"))
+            route.fulfill(body=PAGE.format(panel=panel), content_type="text/html")
+        elif path in files:
+            route.fulfill(path=files[path])
+        else:
+            route.fulfill(status=404)
+
+    page.route(f"{ORIGIN}/**", serve)
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(f"{ORIGIN}/")
+    chart = page.locator('[data-figure="price-trend-data"]')
+    chart.locator(".main-svg").first.wait_for()
+    drawn = {t["name"]: t for t in page.evaluate(DRAWN_TRACES)}
+    expected = trace(expand(compact), "Offers")
+    assert drawn["Offers"]["x"] == expected["x"] and drawn["Offers"]["y"] == expected["y"]
+    assert "counts" not in drawn["Offers"]["keys"]
+    # Both rows and the labelled lines are drawn.
+    assert chart.locator(".ytick").count() > 0 and chart.locator(".y2tick").count() > 0
+    labels = chart.locator(".shapelayer text, .shape-label").all_text_contents()
+    assert "MAP: 99 CZK" in " ".join(labels) and "My price: 101 CZK" in " ".join(labels)
+    assert problems == []

@@ -8,7 +8,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.tests.conftest import HTMX
-from pricing.selectors import current_offers
+from pricing.selectors import (
+    Movement,
+    ProductOrder,
+    catalogue_movements,
+    current_offers,
+    price_position_many,
+    products_ordered,
+)
+from products.models import Product
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +203,200 @@ def test_the_summary_cards_refresh_on_their_own(user_client, make_product):
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="summary-cards"')
     assert "product-table" not in body
+
+
+# --- Market position: my price, rank, index; what moved ------------------------------------------
+
+
+@pytest.fixture
+def priced(make_product, store_offers):
+    """Three products with my price, synced an hour ago and again now: Drops' cheapest offer
+    drops, Rises' rises, Still's stays."""
+    products = {
+        "Drops": make_product("Drops", [(100, 1), (200, 1)], my_price=150, synced_ago=H),
+        "Rises": make_product("Rises", [(300, 1), (400, 1)], my_price=250, synced_ago=H),
+        "Still": make_product("Still", [(50, 1), (60, 1)], my_price=70, synced_ago=H),
+    }
+    for name, change in (("Drops", -20), ("Rises", +20), ("Still", 0)):
+        offers = current_offers(product=products[name])
+        store_offers(
+            products[name],
+            [
+                (offers[0].offer_id, offers[0].price + change, 1),
+                (offers[1].offer_id, offers[1].price, 1),
+            ],
+        )
+    make_product("Unpriced", [(10, 1)])
+    return products
+
+
+H = timedelta(hours=1)
+
+
+def test_market_columns_show_the_selectors_figures(user_client, priced):
+    positions = price_position_many(product_ids=[p.pk for p in priced.values()])
+    html = user_client.get(URL).content.decode()
+    for name, product in priced.items():
+        row = html[html.index(f'id="product-{product.pk}"') :]
+        row = row[: row.index("</tr>")]
+        position = positions[product.pk]
+        assert f'<td data-label="My price" class="num">{product.my_price:,} CZK</td>' in row, name
+        assert f'<td data-label="Rank" class="num">{position.rank} / {position.rank_of}</td>' in row
+        assert f'<td data-label="Index" class="num">{position.index_to_min:,.2f} %</td>' in row
+    header = html[html.index("<thead>") : html.index("</thead>")]
+    for label in ("My price", "Rank", "Index"):
+        assert f">{label}</a>" in header
+    unpriced = html[html.index("Unpriced") :]
+    assert '<td data-label="Rank" class="num">—</td>' in unpriced[: unpriced.index("</tr>")]
+
+
+@pytest.mark.parametrize("column", ["my-price", "rank", "index"])
+def test_sorting_by_the_market_columns(user_client, priced, column):
+    products = Product.objects.for_owner(priced["Drops"].owner)
+    by = {
+        "my-price": ProductOrder.MY_PRICE,
+        "rank": ProductOrder.RANK,
+        "index": ProductOrder.INDEX_TO_MIN,
+    }
+    for descending in (False, True):
+        expected = [
+            p.name
+            for p in products_ordered(
+                products, by=by[column], descending=descending, now=timezone.now()
+            )
+        ]
+        sort = f"-{column}" if descending else column
+        assert names_in(user_client.get(URL, {"sort": sort}).content.decode()) == expected
+    assert expected[-1] == "Unpriced"  # undefined last, either way
+
+
+def test_what_moved_counts_are_the_selectors_and_link_to_the_filtered_table(user_client, priced):
+    now = timezone.now()
+    movements = catalogue_movements(
+        owner=priced["Drops"].owner, start=now - timedelta(days=7), end=now
+    )
+    html = user_client.get(URL, {"within": "7d", "q": "s", "sort": "-name"}).content.decode()
+    panel = html[html.index('id="what-moved"') : html.index('role="search"')]
+    for count in movements.counts:
+        link = re.search(
+            rf'<a href="([^"]+)" hx-get="[^"]+"\s+data-movement="{count.movement}">\s*'
+            rf'<span class="moved-count">{count.events}</span>\s*'
+            rf'<span class="moved-label">{count.movement.label}</span>\s*'
+            rf'<span class="moved-products muted">in {count.products} product',
+            panel,
+        )
+        assert link, count
+        # The link keeps the search and the sort.
+        assert link.group(1) == f"?q=s&amp;sort=-name&amp;moved={count.movement}&amp;within=7d"
+    drops = {c.movement: c for c in movements.counts}[Movement.DROPS]
+    assert (drops.events, drops.products) == (1, 1)
+
+
+def test_the_moved_filter_narrows_the_table_with_a_chip_to_clear_it(user_client, priced):
+    html = user_client.get(URL, {"moved": "drops", "within": "7d"}).content.decode()
+    assert names_in(html) == ["Drops"]
+    table = html[html.index('id="product-table"') :]
+    assert "Filtered by: Price drops in the last 7 days" in table
+    assert 'href="?" hx-get="?moved=" hx-target="#catalogue"' in table  # the chip's ×
+    # The search form carries the filter, so searching keeps it.
+    form = html[html.index('role="search"') : html.index('id="product-table"')]
+    assert '<input type="hidden" name="moved" value="drops">' in form
+    assert '<input type="hidden" name="within" value="7d">' in form
+    assert names_in(user_client.get(URL, {"moved": "rises", "q": "ris"}).content.decode()) == [
+        "Rises"
+    ]
+    assert names_in(user_client.get(URL, {"moved": "rises", "q": "drop"}).content.decode()) == []
+    empty = user_client.get(URL, {"moved": "sold-out"}).content.decode()
+    assert "No products with “Ran out of stock in the last 24 hours”" in empty
+
+
+def test_the_panels_links_swap_the_catalogue_and_the_tables_links_the_table(user_client, priced):
+    catalogue = user_client.get(
+        URL, {"moved": "drops"}, headers={**HTMX, "HX-Target": "catalogue"}
+    ).content.decode()
+    assert catalogue.lstrip().startswith('<div id="catalogue">') and "<html" not in catalogue
+    assert 'id="what-moved"' in catalogue and 'role="search"' in catalogue
+    assert names_in(catalogue) == ["Drops"]
+    table = user_client.get(URL, {"moved": "drops", "sort": "-rank"}, headers=HTMX).content.decode()
+    assert table.lstrip().startswith('<section id="product-table"')
+    assert 'id="what-moved"' not in table and names_in(table) == ["Drops"]
+
+
+def test_paging_keeps_the_moved_filter(user_client, make_product, store_offers):
+    for index in range(27):
+        product = make_product(f"Item {index:02}", [(100, 1)], synced_ago=H)
+        (offer,) = current_offers(product=product)
+        store_offers(product, [(offer.offer_id, 90, 1)])
+    html = user_client.get(URL, {"moved": "drops", "sort": "-name"}).content.decode()
+    assert len(names_in(html)) == 25
+    assert "?sort=-name&amp;moved=drops&amp;page=2" in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"moved": "everything"},
+        {"moved": "drops", "within": "1y"},
+        {"moved": "\x00", "within": "\x00"},
+        {"sort": "-rank", "moved": "", "within": "", "page": "x"},
+    ],
+)
+def test_bad_market_params_fall_back_to_defaults(user_client, priced, params):
+    response = user_client.get(URL, params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    if params.get("moved") != "drops":
+        assert len(names_in(html)) == 4 and "Filtered by" not in html
+    else:
+        assert 'aria-current="true" class="active">24 h<' in html
+
+
+def test_another_users_movements_are_not_counted(
+    user_client, priced, make_product, store_offers, other_user
+):
+    theirs = make_product("Theirs", [(100, 1)], owner=other_user, synced_ago=H)
+    (offer,) = current_offers(product=theirs)
+    store_offers(theirs, [(offer.offer_id, 50, 1)])  # a drop, in their catalogue
+    html = user_client.get(URL, {"moved": "drops"}).content.decode()
+    assert names_in(html) == ["Drops"] and "Theirs" not in html
+    drops = re.search(
+        r'<span class="moved-count">(\d+)</span>\s*<span class="moved-label">Price drops', html
+    )
+    assert drops.group(1) == "1"
+
+
+def test_bounded_queries_with_the_market_parts(
+    user_client, make_product, make_sync_run, django_assert_max_num_queries
+):
+    for index in range(50):
+        make_product(f"P{index:02}", [(100 + index, 2), (200, 1)], my_price=150, map_price=120)
+    make_sync_run(finished_at=timezone.now())
+    for params in ({"sort": "rank"}, {"sort": "-index", "moved": "appeared", "within": "30d"}):
+        with django_assert_max_num_queries(15):
+            response = user_client.get(URL, params)
+        assert response.status_code == 200
+    with django_assert_max_num_queries(15):
+        user_client.get(URL, {"moved": "drops"}, headers={**HTMX, "HX-Target": "catalogue"})
+
+
+def test_htmx_links_send_their_own_choice_and_the_page_url_holds_the_rest(user_client, priced):
+    """A region swapped alone cannot know what the others changed since it was drawn: its
+    links send only their choice, the rest comes from the page's URL (HX-Current-URL), and the
+    answer says the page's new URL. A change of search, sort or filter starts at page 1."""
+    page = "http://testserver/dashboard/?q=s&sort=-name&page=2"
+    headers = {**HTMX, "HX-Current-URL": page, "HX-Target": "catalogue"}
+    response = user_client.get(URL, {"moved": "drops", "within": "7d"}, headers=headers)
+    assert response["HX-Push-Url"] == "/dashboard/?q=s&sort=-name&moved=drops&within=7d"
+    assert names_in(response.content.decode()) == ["Drops"]
+    filtered = "http://testserver" + response["HX-Push-Url"]
+    headers = {**HTMX, "HX-Current-URL": filtered}
+    response = user_client.get(URL, {"sort": "rank"}, headers=headers)
+    assert response["HX-Push-Url"] == "/dashboard/?q=s&sort=rank&moved=drops&within=7d"
+    response = user_client.get(URL, {"q": ""}, headers=headers)  # the search emptied
+    assert response["HX-Push-Url"] == "/dashboard/?sort=-name&moved=drops&within=7d"
+    # A refresh asks for nothing of its own: the same view, and no new history entry.
+    response = user_client.get(URL, headers=headers)
+    assert response["HX-Push-Url"] == "false" and names_in(response.content.decode()) == ["Drops"]
+    # The links: a full href for pages without JavaScript, only the choice for htmx.
+    html = response.content.decode()
+    assert 'href="?q=s&amp;moved=drops&amp;within=7d" hx-get="?sort=name"' in html  # Name ↑

@@ -74,7 +74,7 @@
 
   function withoutCompactKeys(trace) {
     var drawn = Object.assign({}, trace);
-    ["at", "y", "low", "high", "dots"].forEach(function (key) { delete drawn[key]; });
+    ["at", "y", "low", "high", "dots", "counts"].forEach(function (key) { delete drawn[key]; });
     return drawn;
   }
 
@@ -127,6 +127,25 @@
     return drawn;
   }
 
+  // The offer-count row: trace.counts holds [position, count] where the count changes; each
+  // count holds over the line's times until the next, with a gap before a time after an outage.
+  function expandCounts(trace, times, breaks) {
+    var drawn = withoutCompactKeys(trace);
+    var changes = trace.counts, next = 0, count = null;
+    var x = [], y = [];
+    eachTime(trace, function (index, position) {
+      while (next < changes.length && changes[next][0] <= position) count = changes[next++][1];
+      if (breaks.has(index) && x.length) {
+        x.push(null); y.push(null);
+      }
+      x.push(times[index]);
+      y.push(count);
+    });
+    drawn.x = x;
+    drawn.y = y;
+    return drawn;
+  }
+
   // The figure's traces as plotly draws them (a figure without "times" is drawn as it is).
   function expand(figure) {
     if (!figure.times) return figure.data;
@@ -134,7 +153,8 @@
     var breaks = new Set(figure.times.breaks);
     return figure.data.map(function (trace) {
       if (!trace.at) return trace;
-      return trace.low ? expandBand(trace, times, breaks) : expandLine(trace, times, breaks);
+      if (trace.low) return expandBand(trace, times, breaks);
+      return trace.counts ? expandCounts(trace, times, breaks) : expandLine(trace, times, breaks);
     });
   }
 
