@@ -53,7 +53,7 @@ def test_staff_suspend_a_failing_product_and_its_owner_sees_why(
     owner = second_page
     sign_in(owner, live_server, user.email, password)
     owner.goto(product_url)
-    expect(owner.get_by_role("link", name="Edit")).to_be_visible()
+    expect(owner.get_by_role("link", name="Edit", exact=True)).to_be_visible()
     expect(owner.get_by_role("button", name="Sync now")).to_be_visible()
 
     # Staff find it on the health page, among the failing products, with its error.

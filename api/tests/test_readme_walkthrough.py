@@ -72,9 +72,9 @@ def test_the_readme_api_walkthrough_runs_as_written(
         f"The walkthrough failed (exit {run.returncode}) after {seconds:.1f} s.\n"
         f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}\nconsumer:\n{huey_consumer.logs()}"
     )
-    account, products, offers, sync, trend, rule, backtest, unread, marked, quiet = json_documents(
-        run.stdout
-    )
+    documents = json_documents(run.stdout)
+    account, products, offers, sync, trend, rule, backtest, unread, marked, quiet = documents[:10]
+    priced, violations, memory, movements, dropped = documents[10:]
     assert account["email"] == "ada@example.com"
     assert account["full_name"] == "Ada Lovelace"
 
@@ -112,6 +112,31 @@ def test_the_readme_api_walkthrough_runs_as_written(
     assert unread["count"] == len(unread["results"])  # whatever fired meanwhile
     assert marked["marked"] >= unread["count"]  # and any that fired in between
     assert (quiet["quiet_start"], quiet["quiet_end"]) == (22, 7)
+
+    # Its market position: the prices set, the offers below the MAP, its memory, what moved.
+    assert (priced["my_price"], priced["map_price"]) == (1290, 1199)
+    position = priced["position"]
+    if position["offer_count"]:
+        assert position["rank_of"] == position["offer_count"] + 1
+        assert 1 <= position["rank"] <= position["rank_of"]
+    assert violations["count"] == len(violations["results"])
+    for violation in violations["results"]:
+        assert violation["product"] == product["id"] and violation["map_price"] == 1199
+        assert violation["lowest_price"] < 1199 and violation["seconds_below"] > 0
+    assert (memory["product"], memory["window"]) == (product["id"], "90d")
+    assert memory["history_since"] is not None
+    assert [m["movement"] for m in movements["movements"]] == [
+        "rises",
+        "drops",
+        "sold-out",
+        "restocked",
+        "appeared",
+        "vanished",
+        "new-lows",
+    ]
+    drops = next(m for m in movements["movements"] if m["movement"] == "drops")
+    assert drops["products_url"].endswith("/api/v1/products/?moved=drops&within=24h")
+    assert dropped["count"] == len(dropped["results"]) <= 1
 
     # The sync the walkthrough asked for is done by the consumer.
     client = APIClient()
