@@ -250,7 +250,12 @@ def moved_panel(*, owner, query: OverviewQuery, now: datetime) -> MovedPanel:
         )
         for count in movements.counts
     ]
-    windows = [
+    return MovedPanel(movements=movements, links=links, windows=moved_windows(query))
+
+
+def moved_windows(query: OverviewQuery) -> list[dict]:
+    """The panel's windows: each a link to the page with it (and an hx-get of it alone)."""
+    return [
         {
             "label": window.label,
             "words": window.words,
@@ -260,4 +265,3 @@ def moved_panel(*, owner, query: OverviewQuery, now: datetime) -> MovedPanel:
         }
         for window in MarketWindow
     ]
-    return MovedPanel(movements=movements, links=links, windows=windows)

@@ -22,7 +22,13 @@ from django.views.decorators.vary import vary_on_headers
 
 from dashboard.charts import price_trend_figure
 from dashboard.market import ProductPageQuery, my_price_position
-from dashboard.overview import OverviewQuery, moved_panel, overview_params, overview_rows
+from dashboard.overview import (
+    OverviewQuery,
+    moved_panel,
+    moved_windows,
+    overview_params,
+    overview_rows,
+)
 from dashboard.periods import Period
 from dashboard.status import status_badge
 from dashboard.urlstate import page_params, push_url
@@ -95,6 +101,11 @@ def overview(request):
     shown, params = page_params(request)
     params = overview_params(params, request.GET)
     query = OverviewQuery.from_params(params)
+    if is_partial(request) and request.htmx.target == "what-moved":
+        # The panel, loaded once the page is up: none of the table's work.
+        moved = moved_panel(owner=request.user, query=query, now=now)
+        response = render(request, f"{template}#what-moved", {"query": query, "moved": moved})
+        return push_url(response, url="", changed=False)
     products = query.filter(Product.objects.for_owner(request.user).search(query.search), now=now)
     page = Paginator(query.order(products, now=now), PAGE_SIZE).get_page(params.get("page"))
     context = {
@@ -109,8 +120,13 @@ def overview(request):
     region = None
     if is_partial(request):
         region = "catalogue" if request.htmx.target == "catalogue" else "product-table"
-    if region != "product-table":
+    # The panel sums the roll-ups of the whole catalogue, the page's costliest part: a plain
+    # visit leaves it to a request of its own once the page is up ("what-moved" above); the
+    # panel's links, and a URL naming a window or a movement (pages without JavaScript), get it.
+    if region == "catalogue" or (region is None and (params.get("within") or params.get("moved"))):
         context["moved"] = moved_panel(owner=request.user, query=query, now=now)
+    else:
+        context["windows"] = moved_windows(query)
     if region is None:
         context["summary"] = catalogue_summary(owner=request.user, now=now)
         return render(request, template, context)

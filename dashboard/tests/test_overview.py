@@ -400,3 +400,25 @@ def test_htmx_links_send_their_own_choice_and_the_page_url_holds_the_rest(user_c
     # The links: a full href for pages without JavaScript, only the choice for htmx.
     html = response.content.decode()
     assert 'href="?q=s&amp;moved=drops&amp;within=7d" hx-get="?sort=name"' in html  # Name ↑
+
+
+def test_a_plain_visit_loads_the_what_moved_panel_after_the_page(
+    user_client, priced, django_assert_max_num_queries
+):
+    html = user_client.get(URL).content.decode()
+    panel = html[html.index('id="what-moved"') : html.index('role="search"')]
+    assert f'hx-get="{URL}?within=24h" hx-trigger="load"' in panel
+    assert "moved-count" not in panel  # nothing summed for the page's own answer
+    assert 'href="?within=7d"' in panel  # without JavaScript, a window's link draws it
+    with django_assert_max_num_queries(6):
+        loaded = user_client.get(
+            URL, {"within": "24h"}, headers={**HTMX, "HX-Target": "what-moved"}
+        )
+    fragment = loaded.content.decode()
+    assert fragment.lstrip().startswith('<section id="what-moved"') and "<html" not in fragment
+    assert loaded["HX-Push-Url"] == "false"
+    drops = re.search(
+        r'<span class="moved-count">(\d+)</span>\s*<span class="moved-label">Price drops', fragment
+    )
+    assert drops.group(1) == "1"
+    assert 'id="product-table"' not in fragment

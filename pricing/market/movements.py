@@ -39,8 +39,11 @@ class Movement(StrEnum):
         }[self.value]
 
 
-# Product ids per query: under SQLite's limit on a statement's variables.
-IDS_PER_QUERY = 5000
+# Product ids per query: under SQLite's limit on a statement's variables, and few enough that
+# PostgreSQL reads each product's rows by index. With a catalogue's every id in one list it
+# scans the whole roll-up table instead: 1,000 products with 120 days of roll-ups took 900 ms
+# in one query, 190 ms in two.
+IDS_PER_QUERY = 500
 # A new low: the product's cheapest price in the period is below every cheapest price of this
 # many days before it.
 NEW_LOW_LOOKBACK_DAYS = 90
