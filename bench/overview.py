@@ -118,6 +118,10 @@ def write_catalogue(*, products: int, days: int, offers: int):
             owner=owner,
             name=f"{BRANDS[k % len(BRANDS)]} {KINDS[k % len(KINDS)]} {k:04d}",
             description=f"A {KINDS[k % len(KINDS)].lower()} watched by the overview benchmark.",
+            # Reference prices around the offers' level (~100): ranks, indexes and some offers
+            # below the MAP; every fifth product has none (undefined figures sort last).
+            my_price=None if k % 5 == 0 else 90 + k % 30,
+            map_price=None if k % 5 == 0 else 85 + k % 10,
         )
         for k in range(products)
     )
@@ -221,6 +225,13 @@ def requests(products: int) -> list[Request]:
         Request(f"htmx table q={SEARCH}", search, "product-table"),
         Request(f"htmx table page={middle}", urlencode({"page": middle}), "product-table"),
         Request("htmx summary-cards", "", "summary-cards"),
+        # The "What moved" panel, as the page loads it once it is up, and as a window's link
+        # draws the page with it; its links: the table filtered by a movement.
+        Request("htmx what-moved 24h", urlencode({"within": "24h"}), "what-moved"),
+        Request("htmx what-moved 30d", urlencode({"within": "30d"}), "what-moved"),
+        Request("within=30d", urlencode({"within": "30d"})),
+        Request("moved=drops&within=7d", urlencode({"moved": "drops", "within": "7d"})),
+        Request("moved=new-lows&within=30d", urlencode({"moved": "new-lows", "within": "30d"})),
     ]
     return result
 

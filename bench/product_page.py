@@ -10,8 +10,9 @@ over the whole history whose prices change every hour, then asks for the product
 owner through Django's test client (the whole view: middleware, selectors, figure, templates;
 no network) for each period, without and with one line per offer. Per page it prints the HTML
 size, the SQL queries, the values in the chart (what plotly draws: the non-empty y values of
-every trace) and the median time of --repeat requests; then each time as a ratio to the 24 h
-page's, measured in the same run.
+every trace) and the median time of --repeat requests; then each time as a ratio to the 30-day
+product's, measured in the same run. The regions the page loads after it (MAP violations, the
+long memory) are measured in each of their windows, as htmx asks for them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from _setup import (  # bench/ is on sys.path
 )
 
 FIGURE = re.compile(r'<script id="price-figure" type="application/json">(.*?)</script>', re.S)
-PERIODS = ("24h", "7d", "30d", "all")
+PERIODS = ("24h", "7d", "30d", "90d", "365d", "all")
+MAP_WINDOWS = ("24h", "7d", "30d")
+MEMORY_WINDOWS = ("24h", "30d", "90d", "365d")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -84,7 +87,11 @@ def write_history(*, days: int, offers: int, owner=None, now=None):
         owner = User.objects.create_user(email="bench@example.com", password=None)
     # bulk_create sends no post_save: nothing is registered, no task reaches a queue, and
     # pricing's tracking row is written here.
-    [product] = Product.objects.bulk_create([Product(owner=owner, name=f"{days} days")])
+    # Reference prices among the offers' (1,000..1,090): my price ranks, and the cheapest offer
+    # dips below the MAP part of every hour, so the market cards have figures to compute.
+    [product] = Product.objects.bulk_create(
+        [Product(owner=owner, name=f"{days} days", my_price=1040, map_price=1005)]
+    )
     ProductTracking.objects.create(product=product, registration_state="registered")
     now = now or timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(days=days)
@@ -158,16 +165,18 @@ def chart_values(html: str) -> int:
     )
 
 
-def measure(client, url: str, repeat: int) -> dict:
+def measure(client, url: str, repeat: int, *, region: str | None = None) -> dict:
+    """The page at `url`, or one region of it as htmx asks for it (HX-Target)."""
     from django.db import connection
 
+    headers = {"HX-Request": "true", "HX-Target": region} if region else {}
     counter = QueryCounter()
     seconds = []
     for _ in range(repeat):
         counter.count = 0
         with connection.execute_wrapper(counter):
             began = time.perf_counter()
-            response = client.get(url)
+            response = client.get(url, headers=headers)
             seconds.append(time.perf_counter() - began)
     if response.status_code != 200:
         raise SystemExit(f"{url} answered {response.status_code}")
@@ -181,11 +190,20 @@ def measure(client, url: str, repeat: int) -> dict:
 
 
 def measure_pages(client, page: str, repeat: int) -> dict[str, dict]:
-    return {
+    """Each period of the chart, with and without per-offer lines; then the regions the page
+    loads once it is up: MAP violations and the long memory, in each of their windows."""
+    pages = {
         label: measure(client, f"{page}?{label}", repeat)
         for period in PERIODS
         for label in (f"period={period}", f"period={period}&offers=1")
     }
+    regions = {
+        **{f"map={window}": "map-violations" for window in MAP_WINDOWS},
+        **{f"memory={window}": "price-memory" for window in MEMORY_WINDOWS},
+    }
+    for label, region in regions.items():
+        pages[label] = measure(client, f"{page}?{label}", repeat, region=region)
+    return pages
 
 
 def main(argv: list[str] | None = None) -> int:
