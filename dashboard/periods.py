@@ -3,6 +3,8 @@
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pricing.selectors import MemoryWindow
+
 
 class Period(StrEnum):
     DAY = "24h"
@@ -38,15 +40,8 @@ class Period(StrEnum):
 
 
 # The lengths and labels of the windows the pages offer, by their URL spelling (shared by the
-# chart periods and the market cards' windows in dashboard.market).
-LENGTHS = {
-    "24h": timedelta(days=1),
-    "7d": timedelta(days=7),
-    "30d": timedelta(days=30),
-    "90d": timedelta(days=90),
-    "180d": timedelta(days=180),
-    "365d": timedelta(days=365),
-}
+# chart periods and the market cards' windows in dashboard.market): pricing's windows.
+LENGTHS = {window.value: window.length for window in MemoryWindow}
 _LABELS = {
     "24h": "24 h",
     "7d": "7 days",
